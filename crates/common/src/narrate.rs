@@ -1,0 +1,274 @@
+//! Narration: what the demo is doing, on a shared clock, as it happens.
+//!
+//! Every demo reports through one [`Narrator`]. In text mode each event is a line
+//! `[   1.002] read(fd 3) = 6 bytes: "hello\n"` (seconds since start); with `--json`
+//! it is one JSON object per line that always starts with `t_ms` (milliseconds since
+//! start, a float) and `event` (a snake_case name), followed by the event's fields.
+//! Tests and lab checkers read the JSON; students read the text.
+//!
+//! Colour is used only when stdout is a terminal and `NO_COLOR` is not set.
+//! Writes to a closed stdout (`demo | head`) are ignored rather than panicking.
+
+use crate::timeline::Timeline;
+use serde_json::{Map, Value};
+use std::fmt::Display;
+use std::io::{IsTerminal, Write};
+use std::time::Instant;
+
+/// Text styles used in the human output.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Style {
+    /// The timestamp column and asides.
+    Dim,
+    /// Headings and results worth noticing.
+    Bold,
+    /// Things that went as they should.
+    Good,
+    /// Surprises a student should look at twice (EAGAIN storms, refusals).
+    Warn,
+    /// Errors reported by a call.
+    Bad,
+}
+
+impl Style {
+    fn code(self) -> &'static str {
+        match self {
+            Style::Dim => "2",
+            Style::Bold => "1",
+            Style::Good => "32",
+            Style::Warn => "33",
+            Style::Bad => "31",
+        }
+    }
+}
+
+/// Prints timestamped events as text or JSON Lines. Cheap to clone and safe to share
+/// between threads (an AIO callback thread narrates through a clone).
+#[derive(Debug, Clone)]
+pub struct Narrator {
+    start: Instant,
+    json: bool,
+    color: bool,
+}
+
+/// Whether colour is allowed: stdout is a terminal and NO_COLOR is unset or empty.
+pub fn color_wanted() -> bool {
+    let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+    !no_color && std::io::stdout().is_terminal()
+}
+
+impl Narrator {
+    /// A narrator whose clock starts now; colour decided by [`color_wanted`].
+    pub fn new(json: bool) -> Self {
+        Narrator { start: Instant::now(), json, color: !json && color_wanted() }
+    }
+
+    /// A narrator with colour forced on or off (tests, benchmarks).
+    pub fn with_color(json: bool, color: bool) -> Self {
+        Narrator { start: Instant::now(), json, color: color && !json }
+    }
+
+    /// True when writing JSON Lines.
+    pub fn is_json(&self) -> bool {
+        self.json
+    }
+
+    /// The instant the clock started.
+    pub fn start(&self) -> Instant {
+        self.start
+    }
+
+    /// Milliseconds since the clock started.
+    pub fn t_ms(&self) -> f64 {
+        self.ms_at(Instant::now())
+    }
+
+    /// Milliseconds from the start to `at`.
+    pub fn ms_at(&self, at: Instant) -> f64 {
+        at.saturating_duration_since(self.start).as_secs_f64() * 1000.0
+    }
+
+    /// `text` in `style` when colour is on, plain otherwise.
+    pub fn paint(&self, style: Style, text: impl Display) -> String {
+        if self.color {
+            format!("\x1b[{}m{text}\x1b[0m", style.code())
+        } else {
+            text.to_string()
+        }
+    }
+
+    /// The demo's first line: its name, what it shows, and the notes section.
+    /// JSON: `{"event":"demo","name":..,"summary":..,"notes":..}`.
+    pub fn title(&self, name: &str, summary: &str, notes_section: &str) {
+        let text = format!("{}: {summary} (notes: \"{notes_section}\")", self.paint(Style::Bold, name));
+        self.emit_at(
+            self.t_ms(),
+            "demo",
+            serde_json::json!({ "name": name, "summary": summary, "notes": notes_section }),
+            None,
+            Some(text),
+        );
+    }
+
+    /// A timestamped event. `fields` should be a JSON object (anything else is stored
+    /// under `"value"`); `text` is the human line.
+    pub fn event(&self, event: &str, fields: Value, text: impl Display) {
+        self.emit_at(self.t_ms(), event, fields, None, Some(text.to_string()));
+    }
+
+    /// Like [`Narrator::event`], with the text painted in `style`.
+    pub fn event_styled(&self, event: &str, fields: Value, style: Style, text: impl Display) {
+        self.emit_at(self.t_ms(), event, fields, Some(style), Some(text.to_string()));
+    }
+
+    /// Like [`Narrator::event`], stamped with the time `at` instead of now (for events
+    /// measured on another thread and reported later).
+    pub fn event_at(&self, at: Instant, event: &str, fields: Value, text: impl Display) {
+        self.emit_at(self.ms_at(at), event, fields, None, Some(text.to_string()));
+    }
+
+    /// A JSON-only event (text mode prints nothing), for data a checker needs but a
+    /// student would find noise.
+    pub fn data(&self, event: &str, fields: Value) {
+        self.emit_at(self.t_ms(), event, fields, None, None);
+    }
+
+    /// An explanation under the previous line, indented and without a timestamp.
+    /// Text mode only: JSON consumers get the facts from the events.
+    pub fn explain(&self, text: impl Display) {
+        if !self.json {
+            let text = text.to_string();
+            let mut out = std::io::stdout().lock();
+            for line in text.lines() {
+                let _ = writeln!(out, "{:10} {}", "", self.paint(Style::Dim, line));
+            }
+        }
+    }
+
+    /// A plain line (results, tables, a blank line). Text mode only.
+    pub fn say(&self, text: impl Display) {
+        if !self.json {
+            let _ = writeln!(std::io::stdout().lock(), "{text}");
+        }
+    }
+
+    /// Prints a timeline chart (text) or a `timeline` event with its bars (JSON).
+    pub fn timeline(&self, timeline: &Timeline) {
+        if self.json {
+            self.data("timeline", timeline.to_json());
+        } else {
+            let _ = write!(std::io::stdout().lock(), "{}", timeline.render(60, self.color));
+        }
+    }
+
+    fn emit_at(&self, t_ms: f64, event: &str, fields: Value, style: Option<Style>, text: Option<String>) {
+        let mut out = std::io::stdout().lock();
+        if self.json {
+            let _ = writeln!(out, "{}", json_line(t_ms, event, fields));
+        } else if let Some(text) = text {
+            let stamp = self.paint(Style::Dim, format!("[{:8.3}]", t_ms / 1000.0));
+            let text = match style {
+                Some(style) => self.paint(style, text),
+                None => text,
+            };
+            let _ = writeln!(out, "{stamp} {text}");
+        }
+    }
+}
+
+/// One JSON Lines record: `{"t_ms":..,"event":..,<fields>}`.
+pub fn json_line(t_ms: f64, event: &str, fields: Value) -> String {
+    let mut record = Map::new();
+    let t = (t_ms * 1000.0).round() / 1000.0;
+    record.insert("t_ms".into(), Value::from(t));
+    record.insert("event".into(), Value::from(event));
+    match fields {
+        Value::Object(map) => {
+            for (key, value) in map {
+                if key != "t_ms" && key != "event" {
+                    record.insert(key, value);
+                }
+            }
+        }
+        Value::Null => {}
+        other => {
+            record.insert("value".into(), other);
+        }
+    }
+    // serde_json's map keeps keys sorted; put t_ms and event first for readability.
+    let head = format!("{{\"t_ms\":{},\"event\":{}", record["t_ms"], record["event"]);
+    record.remove("t_ms");
+    record.remove("event");
+    let rest = Value::Object(record).to_string();
+    if rest == "{}" {
+        format!("{head}}}")
+    } else {
+        format!("{head},{}", &rest[1..])
+    }
+}
+
+/// Shows bytes the way a student wants to see them: printable ASCII as is, the rest
+/// escaped (`\n`, `\x1b`), cut to `max` bytes with `...`.
+pub fn show_bytes(bytes: &[u8], max: usize) -> String {
+    let mut s = String::from("\"");
+    for &b in bytes.iter().take(max) {
+        match b {
+            b'\n' => s.push_str("\\n"),
+            b'\r' => s.push_str("\\r"),
+            b'\t' => s.push_str("\\t"),
+            b'"' => s.push_str("\\\""),
+            b'\\' => s.push_str("\\\\"),
+            0x20..=0x7e => s.push(b as char),
+            _ => s.push_str(&format!("\\x{b:02x}")),
+        }
+    }
+    s.push('"');
+    if bytes.len() > max {
+        s.push_str("...");
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn json_lines_start_with_t_ms_and_event_and_parse() {
+        let line = json_line(12.3456, "read_returned", json!({"fd": 3, "bytes": 6}));
+        assert!(line.starts_with("{\"t_ms\":12.346,\"event\":\"read_returned\","), "{line}");
+        let v: Value = serde_json::from_str(&line).unwrap();
+        assert_eq!(v["fd"], 3);
+        assert_eq!(v["bytes"], 6);
+        assert_eq!(v["event"], "read_returned");
+        assert!(v["t_ms"].is_f64());
+    }
+
+    #[test]
+    fn json_lines_without_fields_and_with_odd_fields() {
+        let v: Value = serde_json::from_str(&json_line(0.0, "done", Value::Null)).unwrap();
+        assert_eq!(v, json!({"t_ms": 0.0, "event": "done"}));
+        let v: Value = serde_json::from_str(&json_line(1.0, "n", json!(5))).unwrap();
+        assert_eq!(v["value"], 5);
+        // A field cannot overwrite the event name.
+        let v: Value = serde_json::from_str(&json_line(1.0, "x", json!({"event": "y"}))).unwrap();
+        assert_eq!(v["event"], "x");
+    }
+
+    #[test]
+    fn colour_only_when_asked() {
+        let plain = Narrator::with_color(false, false);
+        assert_eq!(plain.paint(Style::Warn, "EAGAIN"), "EAGAIN");
+        let coloured = Narrator::with_color(false, true);
+        assert_eq!(coloured.paint(Style::Warn, "EAGAIN"), "\x1b[33mEAGAIN\x1b[0m");
+        let json = Narrator::with_color(true, true);
+        assert_eq!(json.paint(Style::Warn, "EAGAIN"), "EAGAIN");
+    }
+
+    #[test]
+    fn bytes_are_shown_escaped_and_cut() {
+        assert_eq!(show_bytes(b"hi\n", 10), "\"hi\\n\"");
+        assert_eq!(show_bytes(b"\x1b[31mred", 4), "\"\\x1b[31\"...");
+    }
+}

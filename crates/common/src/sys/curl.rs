@@ -1,0 +1,1 @@
+//! Raw select() on libc::fd_set, for curl_multi_fdset.

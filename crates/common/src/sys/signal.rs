@@ -1,0 +1,1 @@
+//! Signal handling for the pselect demo: installing handlers, blocking and unblocking.

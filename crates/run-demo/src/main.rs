@@ -1,0 +1,90 @@
+//! `cargo demo NAME [ARGS...]` (an alias in `.cargo/config.toml`) and `just run NAME`.
+//!
+//! Cargo aliases cannot put `--` after the package name, so the alias runs this small
+//! program, which checks NAME against the demos in lecture order and runs
+//! `cargo run -q -p NAME -- ARGS...`. An unknown NAME prints the valid ones.
+//!
+//!     cargo demo select --json
+//!     cargo demo --list          # the demos, one per line, in lecture order
+//!     cargo demo --all           # every demo in turn, stopping at the first failure
+
+use std::process::{Command, ExitCode};
+
+/// Every demo package, in the order the notes teach them, with a one-line summary.
+const DEMOS: &[(&str, &str)] = &[
+    ("blocking-read", "read() on a file, a pipe and a socket: the thread sleeps until data comes"),
+    ("nonblocking-read", "O_NONBLOCK: EAGAIN on pipes and sockets, nothing on regular files"),
+    ("select", "a chat server on select(): fd sets rebuilt every loop"),
+    ("pselect", "the chat server on pselect(): signals without the race"),
+    ("poll", "the chat server on poll(): a pollfd vector, no FD_SETSIZE limit"),
+    ("curl-multi", "concurrent HTTP transfers with curl_multi_wait"),
+    ("curl-select", "the same transfers with curl_multi_fdset + select()"),
+    ("aio-poll-loop", "POSIX AIO double-buffering, waiting with an aio_error loop"),
+    ("aio-callback", "POSIX AIO with SIGEV_THREAD completion callbacks"),
+    ("aio-cancel", "aio_cancel: every outcome, and collecting the result"),
+];
+
+fn cargo() -> Command {
+    Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
+}
+
+/// Runs one demo through cargo; returns its exit code.
+fn run(name: &str, args: &[String]) -> u8 {
+    match cargo().args(["run", "-q", "-p", name, "--"]).args(args).status() {
+        Ok(status) => status.code().map_or(1, |c| c.clamp(0, 255) as u8),
+        Err(e) => {
+            eprintln!("error: run cargo: {e}");
+            1
+        }
+    }
+}
+
+fn list(to_stderr: bool) {
+    for (name, what) in DEMOS {
+        let line = format!("  {name:17} {what}");
+        if to_stderr {
+            eprintln!("{line}");
+        } else {
+            println!("{line}");
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let Some(first) = args.first() else {
+        eprintln!("usage: cargo demo NAME [ARGS...]   (or: just run NAME [ARGS...])\n\ndemos:");
+        list(true);
+        return ExitCode::from(2);
+    };
+    match first.as_str() {
+        "--list" => {
+            for (name, _) in DEMOS {
+                println!("{name}");
+            }
+            ExitCode::SUCCESS
+        }
+        "--help" | "-h" => {
+            println!("usage: cargo demo NAME [ARGS...]   (or: just run NAME [ARGS...])\n\ndemos, in lecture order:");
+            list(false);
+            ExitCode::SUCCESS
+        }
+        "--all" => {
+            for (name, what) in DEMOS {
+                println!("\n=== {name}: {what} ===\n");
+                let code = run(name, &args[1..]);
+                if code != 0 {
+                    eprintln!("error: demo {name} exited with code {code}; stopping");
+                    return ExitCode::from(code);
+                }
+            }
+            ExitCode::SUCCESS
+        }
+        name if DEMOS.iter().any(|(n, _)| *n == name) => ExitCode::from(run(name, &args[1..])),
+        name => {
+            eprintln!("error: no demo named {name:?}; the demos are:");
+            list(true);
+            ExitCode::from(2)
+        }
+    }
+}

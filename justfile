@@ -1,0 +1,68 @@
+# aio-lab: one demo per asynchronous-I/O technique. `just` alone lists the recipes.
+
+set shell := ["bash", "-cu"]
+
+target := env_var_or_default("CARGO_TARGET_DIR", "target")
+
+# List the recipes
+default:
+    @just --list --unsorted
+
+# Run one demo: `just run select --json` (an unknown NAME lists the demos)
+run NAME *ARGS:
+    cargo demo {{NAME}} {{ARGS}}
+
+# Run every demo in lecture order, each under a header, stopping at the first failure
+demos *ARGS:
+    cargo demo --all {{ARGS}}
+
+# List the demos in lecture order
+list:
+    @cargo demo --list
+
+# Run the whole test suite (the README's test command)
+test:
+    cargo test --workspace --all-targets
+
+# Formatting and lints, as CI checks them
+lint:
+    cargo fmt --all -- --check
+    cargo clippy --workspace --all-targets -- -D warnings
+
+# Everything CI checks: formatting, lints, tests, then every demo
+ci: lint test demos
+
+# Run a demo under strace -f, showing only the system calls that demo is about
+trace NAME *ARGS:
+    #!/usr/bin/env bash
+    set -euo pipefail
+    case "{{NAME}}" in
+      blocking-read)    calls=read,write,openat,pipe2,socketpair,getrusage ;;
+      nonblocking-read) calls=read,preadv2,fcntl,accept4,getrusage,fadvise64 ;;
+      select)           calls=pselect6,select,accept4,read,write,close ;;
+      pselect)          calls=pselect6,rt_sigprocmask,rt_sigaction,kill,tgkill,accept4,close ;;
+      poll)             calls=poll,ppoll,accept4,close,setrlimit,prlimit64 ;;
+      curl-multi)       calls=poll,ppoll,socket,connect,recvfrom,sendto ;;
+      curl-select)      calls=pselect6,select,poll,socket,connect ;;
+      aio-poll-loop|aio-callback|aio-cancel)
+                        calls=clone,clone3,pread64,read,io_submit,io_setup,nanosleep,clock_nanosleep,futex,rt_sigtimedwait ;;
+      *) cargo demo "{{NAME}}"; exit 2 ;;
+    esac
+    command -v strace >/dev/null || { echo "error: strace is not installed (apt-get install strace)" >&2; exit 1; }
+    cargo build -q -p "{{NAME}}"
+    echo "strace -f -e trace=$calls {{target}}/debug/{{NAME}} {{ARGS}}" >&2
+    strace -f -qq -e trace="$calls" "{{target}}/debug/{{NAME}}" {{ARGS}}
+
+# Start the local HTTP fixture server on its own (prints its address): `just serve 127.0.0.1:8080`
+serve *ARGS:
+    cargo run -q -p fixtures --bin serve -- {{ARGS}}
+
+# Run the benchmarks (`just bench --quick` for a fast smoke run)
+bench *ARGS:
+    cargo run -q --release -p bench -- {{ARGS}}
+
+# Build the book in docs/ (needs mdbook: cargo install mdbook --locked)
+book:
+    #!/usr/bin/env bash
+    command -v mdbook >/dev/null || { echo "error: mdbook is not installed: cargo install mdbook --locked" >&2; exit 1; }
+    mdbook build docs
