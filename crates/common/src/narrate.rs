@@ -49,6 +49,7 @@ pub struct Narrator {
     start: Instant,
     json: bool,
     color: bool,
+    quiet: bool,
 }
 
 /// Whether colour is allowed: stdout is a terminal and NO_COLOR is unset or empty.
@@ -60,12 +61,17 @@ pub fn color_wanted() -> bool {
 impl Narrator {
     /// A narrator whose clock starts now; colour decided by [`color_wanted`].
     pub fn new(json: bool) -> Self {
-        Narrator { start: Instant::now(), json, color: !json && color_wanted() }
+        Narrator { start: Instant::now(), json, color: !json && color_wanted(), quiet: false }
+    }
+
+    /// A narrator that prints nothing (library tests that call demo steps directly).
+    pub fn quiet() -> Self {
+        Narrator { start: Instant::now(), json: true, color: false, quiet: true }
     }
 
     /// A narrator with colour forced on or off (tests, benchmarks).
     pub fn with_color(json: bool, color: bool) -> Self {
-        Narrator { start: Instant::now(), json, color: color && !json }
+        Narrator { start: Instant::now(), json, color: color && !json, quiet: false }
     }
 
     /// True when writing JSON Lines.
@@ -136,7 +142,7 @@ impl Narrator {
     /// An explanation under the previous line, indented and without a timestamp.
     /// Text mode only: JSON consumers get the facts from the events.
     pub fn explain(&self, text: impl Display) {
-        if !self.json {
+        if !self.json && !self.quiet {
             let text = text.to_string();
             let mut out = std::io::stdout().lock();
             for line in text.lines() {
@@ -147,14 +153,15 @@ impl Narrator {
 
     /// A plain line (results, tables, a blank line). Text mode only.
     pub fn say(&self, text: impl Display) {
-        if !self.json {
+        if !self.json && !self.quiet {
             let _ = writeln!(std::io::stdout().lock(), "{text}");
         }
     }
 
     /// Prints a timeline chart (text) or a `timeline` event with its bars (JSON).
     pub fn timeline(&self, timeline: &Timeline) {
-        if self.json {
+        if self.quiet {
+        } else if self.json {
             self.data("timeline", timeline.to_json());
         } else {
             let _ = write!(std::io::stdout().lock(), "{}", timeline.render(60, self.color));
@@ -162,6 +169,9 @@ impl Narrator {
     }
 
     fn emit_at(&self, t_ms: f64, event: &str, fields: Value, style: Option<Style>, text: Option<String>) {
+        if self.quiet {
+            return;
+        }
         let mut out = std::io::stdout().lock();
         if self.json {
             let _ = writeln!(out, "{}", json_line(t_ms, event, fields));
