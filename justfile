@@ -66,3 +66,7 @@ book:
     #!/usr/bin/env bash
     command -v mdbook >/dev/null || { echo "error: mdbook is not installed: cargo install mdbook --locked" >&2; exit 1; }
     mdbook build docs
+
+# Re-capture the demo output the book shows, into docs/src/captured (cargo test -p book-check checks it)
+book-capture:
+    docs/capture.sh

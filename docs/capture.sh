@@ -1,0 +1,151 @@
+#!/usr/bin/env bash
+# Captures the program output the book shows: `just book-capture`.
+#
+# Runs each demo the way the book says (NO_COLOR set, text output), writes what it
+# printed to docs/src/captured/NAME.txt for the chapters to {{#include}}, and writes
+# NAME.events: the arguments, the title line and the event names of a --json run of
+# the same command. crates/book-check re-runs the demo and compares its events with
+# that record, so a capture that no longer matches the code fails `cargo test`.
+#
+# Demos not in the workspace yet are skipped (their chapters are stubs). Traces need
+# strace; without it they are skipped and the old trace files kept.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+out=docs/src/captured
+bin="${CARGO_TARGET_DIR:-target}/debug"
+export NO_COLOR=1
+mkdir -p "$out"
+
+# The crate folder of a package, or nothing.
+crate_of() { grep -l "^name = \"$1\"" crates/*/Cargo.toml 2>/dev/null | head -1 | xargs -r dirname; }
+present() { [ -n "$(crate_of "$1")" ]; }
+
+# Build everything we will run, once.
+demos=(blocking-read nonblocking-read select pselect poll curl-multi curl-select aio-poll-loop aio-callback aio-cancel)
+build=()
+for d in "${demos[@]}"; do present "$d" && build+=(-p "$d"); done
+echo "cargo build -q ${build[*]}" >&2
+cargo build -q "${build[@]}"
+
+# capture FILE DEMO COMPARE [ARGS...]: text output to FILE.txt, event record to FILE.events.
+# COMPARE is "sequence" for single-threaded demos that always tell their story in the
+# same order, "set" for concurrent ones whose events interleave differently each run.
+capture() {
+  local file=$1 demo=$2 compare=$3
+  shift 3
+  if ! present "$demo"; then
+    echo "skip $file: $demo is not in the workspace" >&2
+    return
+  fi
+  echo "capture $file: $demo $*" >&2
+  {
+    echo "\$ just run $demo${*:+ $*}"
+    "$bin/$demo" "$@"
+  } >"$out/$file.txt.new"
+  local json title events
+  json=$("$bin/$demo" "$@" --json)
+  title=$(grep -m1 -E '^\[ *[0-9]+\.[0-9]{3}\] ' "$out/$file.txt.new" | sed -E 's/^\[ *[0-9.]+\] //')
+  events=$(sed -nE 's/^\{"t_ms":[^,]*,"event":"([A-Za-z0-9_]+)".*/\1/p' <<<"$json")
+  if [ "$compare" = sequence ]; then
+    events=$(uniq <<<"$events")
+  else
+    events=$(sort -u <<<"$events")
+  fi
+  {
+    echo "# Written by docs/capture.sh (just book-capture); checked by crates/book-check."
+    echo "# A fresh run of the demo with these args and --json must emit these events."
+    echo "demo: $demo"
+    echo "args: $*"
+    echo "output: $file.txt"
+    echo "compare: $compare"
+    echo "title: $title"
+    echo "events: $(tr '\n' ' ' <<<"$events" | sed 's/ $//')"
+  } >"$out/$file.events"
+  mv "$out/$file.txt.new" "$out/$file.txt"
+}
+
+# capture_error FILE DEMO [ARGS...]: a run that must fail; shows stderr and the exit status.
+capture_error() {
+  local file=$1 demo=$2
+  shift 2
+  present "$demo" || { echo "skip $file: $demo is not in the workspace" >&2; return; }
+  echo "capture $file: $demo $* (expected to fail)" >&2
+  local status=0 err
+  err=$("$bin/$demo" "$@" 2>&1 >/dev/null) || status=$?
+  if [ "$status" -eq 0 ]; then
+    echo "error: $demo $* was expected to fail" >&2
+    exit 1
+  fi
+  printf '$ just run %s %s\n%s\n$ echo $?\n%s\n' "$demo" "$*" "$err" "$status" >"$out/$file.txt"
+}
+
+# capture_trace FILE DEMO PATTERN MAX [ARGS...]: `just trace DEMO ARGS`, keeping the
+# strace lines that match PATTERN (an extended regex), at most MAX of them, with runs of
+# identical lines folded into one "(N more like this)" line.
+capture_trace() {
+  local file=$1 demo=$2 pattern=$3 max=$4
+  shift 4
+  present "$demo" || { echo "skip $file: $demo is not in the workspace" >&2; return; }
+  command -v strace >/dev/null || { echo "skip $file: strace is not installed" >&2; return; }
+  echo "capture $file: just trace $demo $*" >&2
+  local raw
+  raw=$(mktemp)
+  # The recipe prints the strace command and the trace on stderr; the demo's own
+  # output (stdout) is not what this page is about.
+  just trace "$demo" "$@" 2>"$raw" >/dev/null
+  {
+    echo "\$ just trace $demo${*:+ $*}"
+    head -1 "$raw"
+    tail -n +2 "$raw" | grep -E "$pattern" | sed -E 's/0x[0-9a-f]{6,}/0x.../g' | awk -v max="$max" '
+      function flush() { if (same > 0) printf "    ... (%d more like the line above)\n", same }
+      { key = $0; sub(/^\[pid +[0-9]+\] /, "", key) }
+      key == last { same++; next }
+      { flush(); same = 0; last = key; if (++shown > max) { cut++; next } print }
+      END { flush(); if (cut) printf "    ... (%d more lines cut)\n", cut }'
+  } >"$out/$file.txt"
+  rm -f "$raw"
+}
+
+# excerpt FILE FROM PATTERN LINES: the LINES lines of captured/FROM.txt starting at the
+# first line matching PATTERN, into captured/FILE.txt (for a short example in prose).
+excerpt() {
+  local file=$1 from=$2 pattern=$3 lines=$4
+  [ -f "$out/$from.txt" ] || return 0
+  grep -m1 -A"$((lines - 1))" -E "$pattern" "$out/$from.txt" >"$out/$file.txt" || {
+    echo "error: no line matching $pattern in $out/$from.txt" >&2
+    exit 1
+  }
+}
+
+# require FILE PATTERN...: the prose around captured/FILE.txt points at these lines;
+# fail (rather than publish a capture that does not show them) when one is missing.
+require() {
+  local file=$1
+  shift
+  [ -f "$out/$file.txt" ] || return 0
+  for pattern in "$@"; do
+    grep -qE -- "$pattern" "$out/$file.txt" || {
+      echo "error: $out/$file.txt has no line matching $pattern; run the capture again" >&2
+      exit 1
+    }
+  done
+}
+
+# --- what the chapters include -----------------------------------------------------
+
+capture blocking-read blocking-read sequence
+excerpt blocking-read-pipe blocking-read 'on the pipe \.\.\.' 4
+capture_error blocking-read-enoent blocking-read /nonexistent
+capture_trace trace-blocking-read blocking-read 'pipe2|read\([0-9]+, +<unfinished|write\([0-9]+, "hello through a pipe|read resumed>' 6 --delay-ms 300
+require trace-blocking-read 'read\([0-9]+, +<unfinished' 'resumed>"hello through a pipe'
+capture nonblocking-read nonblocking-read sequence
+require nonblocking-read ' 0 EAGAIN, ' 'non-blocking\? false'
+excerpt nonblocking-read-file nonblocking-read 'open\(\.\., O_RDONLY \| O_NONBLOCK\)' 6
+excerpt nonblocking-read-accept nonblocking-read 'a client connected; accept' 3
+capture_trace trace-nonblocking-read nonblocking-read \
+  'F_SETFL|F_GETFL|preadv2|EAGAIN|read\([0-9]+, "([0-9a-f]{4}|data)' 30 --delay-ms 200 --file-kib 256
+
+require trace-nonblocking-read 'RWF_NOWAIT\) = -1 EAGAIN' 'F_SETFL, O_RDONLY\|O_NONBLOCK' 'more like the line above'
+excerpt trace-fcntl trace-nonblocking-read 'F_GETFL\) += 0 \(flags O_RDONLY\)' 3
+
+echo "done: $(ls "$out" | wc -l) files in $out" >&2
