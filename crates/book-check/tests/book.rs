@@ -186,6 +186,14 @@ fn every_relative_link_resolves() {
                 continue; // the rest of the README is not the book's to check
             }
             let file = if path.is_empty() { md.clone() } else { normalize(&dir.join(path)) };
+            // mdBook turns every `.md` link into `.html`, which exists only inside the book.
+            if !is_readme && file.extension().is_some_and(|e| e == "md") && !file.starts_with(book_src()) {
+                problems.push(format!(
+                    "{}:{line}: link to {target}: a .md file outside docs/src becomes a broken .html link in the built book",
+                    shown(md)
+                ));
+                continue;
+            }
             if !file.exists() {
                 problems.push(format!(
                     "{}:{line}: link to {target}: {} does not exist",
