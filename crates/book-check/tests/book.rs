@@ -434,7 +434,7 @@ fn describe_difference(captured: &[String], now: &[String]) -> String {
 /// Stub chapters carry `<!-- stub: PACKAGE -->`. A stub for a demo that exists is a
 /// chapter that tells students something false ("not in the workspace yet").
 #[test]
-fn stubs_only_for_demos_not_in_the_workspace() {
+fn technique_chapters_are_complete_or_honest_stubs() {
     let packages = packages();
     let mut problems = Vec::new();
     for (chapter, demos) in CHAPTERS {
@@ -460,6 +460,24 @@ fn stubs_only_for_demos_not_in_the_workspace() {
             let exercises = try_this_items(&text);
             if !(3..=5).contains(&exercises) {
                 problems.push(format!("{}: {exercises} \"Try this\" exercises (want 3 to 5)", shown(&path)));
+            }
+            // The code shown must be the code of the demo the chapter is about.
+            let own: Vec<PathBuf> = demos.iter().filter_map(|d| packages.get(*d).cloned()).collect();
+            for inc in includes(&text) {
+                let file = normalize(&book_src().join(&inc.path));
+                let shared =
+                    ["common", "fixtures"].iter().any(|c| file.starts_with(root().join("crates").join(c)));
+                if file.starts_with(root().join("crates"))
+                    && !shared
+                    && !own.iter().any(|dir| file.starts_with(dir))
+                {
+                    problems.push(format!(
+                        "{}:{}: includes {}, which is not the code of {demos:?}",
+                        shown(&path),
+                        inc.line,
+                        inc.path
+                    ));
+                }
             }
             if !text.contains("captured/") {
                 problems.push(format!("{}: no captured output included", shown(&path)));
