@@ -9,74 +9,16 @@
 //! The same inputs are then read again without overlap (read, process, read, ...), so
 //! the speed-up printed at the end is measured, not assumed.
 
-use common::aio::{check_complete, process, FileInput, Summary};
+use common::aio::{check_complete, process, Inputs, Summary};
 use common::sys::aio::{aio_suspend, lio_listio, AioRead, ListMode, Notify, Status};
 use common::timeline::Timeline;
 use common::{Context, Error, Narrator, Result};
-use fixtures::slow::SlowDevice;
 use serde_json::json;
-use std::os::fd::{AsFd, AsRawFd, OwnedFd};
-use std::sync::Arc;
+use std::os::fd::{AsFd, AsRawFd};
 use std::time::{Duration, Instant};
 
 /// Longest any one wait may take before the demo gives up with an error.
 const DEADLINE: Duration = Duration::from_secs(10);
-
-// ANCHOR: source
-/// Where the inputs come from.
-pub enum Source {
-    /// The simulated slow device (the default): every read really waits.
-    Device(SlowDevice),
-    /// Files named on the command line, checked up front.
-    Files(Vec<FileInput>),
-}
-// ANCHOR_END: source
-
-impl Source {
-    /// How many inputs.
-    pub fn len(&self) -> usize {
-        match self {
-            Source::Device(dev) => dev.len(),
-            Source::Files(files) => files.len(),
-        }
-    }
-
-    /// True with no inputs.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
-    /// The name narration and the timeline use for input `i`.
-    pub fn label(&self, i: usize) -> String {
-        match self {
-            Source::Device(_) => format!("input {}", i + 1),
-            Source::Files(files) => files.get(i).map_or_else(String::new, FileInput::label),
-        }
-    }
-
-    /// How many bytes input `i` has (what its read must return).
-    pub fn expected_len(&self, i: usize) -> usize {
-        match self {
-            Source::Device(dev) => dev.input(i).map_or(0, <[u8]>::len),
-            Source::Files(files) => files.get(i).map_or(0, |f| usize::try_from(f.size).unwrap_or(usize::MAX)),
-        }
-    }
-
-    /// The buffer size: the largest input (the notes' MAX_SIZE).
-    pub fn buffer_size(&self) -> usize {
-        (0..self.len()).map(|i| self.expected_len(i)).max().unwrap_or(0)
-    }
-
-    /// Opens input `i`. For the device, this is the request: its latency starts now.
-    pub fn open(&self, i: usize) -> Result<Arc<OwnedFd>> {
-        match self {
-            Source::Device(dev) => Ok(Arc::new(dev.open(i)?)),
-            Source::Files(files) => {
-                files.get(i).ok_or_else(|| Error::msg("open", format!("no input {i}")))?.open()
-            }
-        }
-    }
-}
 
 /// How the program waits for an aio_read to finish.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -155,7 +97,7 @@ fn ms(d: Duration) -> f64 {
 /// Runs process() on input `i`'s bytes, after checking it has all of them; narrated.
 fn process_input(
     n: &Narrator,
-    source: &Source,
+    source: &dyn Inputs,
     run: &str,
     i: usize,
     bytes: &[u8],
@@ -187,7 +129,7 @@ fn process_input(
 /// there. Returns the byte count and when the read was requested.
 fn blocking_read(
     n: &Narrator,
-    source: &Source,
+    source: &dyn Inputs,
     run: &str,
     i: usize,
     buf: &mut [u8],
@@ -276,7 +218,7 @@ fn style_name(w: WaitStyle) -> &'static str {
 
 // ANCHOR: double_buffer
 /// The notes' "normal" example: double-buffering with aio_read.
-pub fn run_overlapped(n: &Narrator, source: &Source, o: &Options) -> Result<RunResult> {
+pub fn run_overlapped(n: &Narrator, source: &dyn Inputs, o: &Options) -> Result<RunResult> {
     let run = "overlap";
     let size = source.buffer_size();
     // Two buffers of MAX_SIZE; `current` holds data being processed, `spare` receives.
@@ -290,7 +232,7 @@ pub fn run_overlapped(n: &Narrator, source: &Source, o: &Options) -> Result<RunR
     let (mut current_polls, mut current_suspends) = (0, 0);
     let mut steps = Vec::new();
 
-    for next in 1..source.len() {
+    for next in 1..source.count() {
         // Start reading the next input into the spare buffer...
         let label = source.label(next);
         let asked = Instant::now();
@@ -330,7 +272,7 @@ pub fn run_overlapped(n: &Narrator, source: &Source, o: &Options) -> Result<RunR
     }
 
     // The last input has nothing after it to overlap with.
-    let mut step = process_input(n, source, run, source.len() - 1, &current[..current_len], o)?;
+    let mut step = process_input(n, source, run, source.count() - 1, &current[..current_len], o)?;
     step.read = (current_asked, current_read_done);
     (step.polls, step.suspends) = (current_polls, current_suspends);
     steps.push(step);
@@ -340,12 +282,12 @@ pub fn run_overlapped(n: &Narrator, source: &Source, o: &Options) -> Result<RunR
 
 // ANCHOR: baseline
 /// The blocking baseline (--no-overlap): read, process, read, process...
-pub fn run_sequential(n: &Narrator, source: &Source, o: &Options) -> Result<RunResult> {
+pub fn run_sequential(n: &Narrator, source: &dyn Inputs, o: &Options) -> Result<RunResult> {
     let run = "baseline";
     let mut buf = vec![0u8; source.buffer_size()];
     let started = Instant::now();
     let mut steps = Vec::new();
-    for i in 0..source.len() {
+    for i in 0..source.count() {
         let (len, asked) = blocking_read(n, source, run, i, &mut buf)?;
         let read_done = Instant::now();
         let mut step = process_input(n, source, run, i, &buf[..len], o)?;
@@ -403,7 +345,7 @@ pub fn speedup(overlapped: &RunResult, baseline: &RunResult) -> Speedup {
 /// `--list`: every read enqueued at once with lio_listio, first LIO_WAIT (the call
 /// returns when all are done), then LIO_NOWAIT with one SIGEV_THREAD notification for
 /// the whole list. Returns each input's summary from both rounds.
-pub fn run_list(n: &Narrator, source: &Source, o: &Options) -> Result<(Vec<Summary>, Timeline)> {
+pub fn run_list(n: &Narrator, source: &dyn Inputs, o: &Options) -> Result<(Vec<Summary>, Timeline)> {
     let size = source.buffer_size();
     let mut timeline = Timeline::new("timeline (--list)");
     let mut summaries = Vec::new();
@@ -411,7 +353,7 @@ pub fn run_list(n: &Narrator, source: &Source, o: &Options) -> Result<(Vec<Summa
         let mode_name = if mode == ListMode::Wait { "LIO_WAIT" } else { "LIO_NOWAIT" };
         let asked = Instant::now();
         let mut reqs = Vec::new();
-        for i in 0..source.len() {
+        for i in 0..source.count() {
             reqs.push(AioRead::new(source.open(i)?, 0, vec![0; size]));
         }
         let (tx, rx) = std::sync::mpsc::channel();

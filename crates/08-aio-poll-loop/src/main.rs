@@ -36,7 +36,8 @@ use serde_json::json;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use aio_poll_loop::{Options, Source, WaitStyle};
+use aio_poll_loop::{Options, WaitStyle};
+use common::aio::Inputs;
 
 const AFTER_HELP: &str = "\
 What it shows:
@@ -92,7 +93,7 @@ struct Cli {
 const DEVICE_INPUT: usize = 16 * 1024;
 
 // ANCHOR: main_source
-fn source(cli: &Cli, n: &common::Narrator) -> Result<Source> {
+fn source(cli: &Cli, n: &common::Narrator) -> Result<Box<dyn Inputs>> {
     if cli.paths.is_empty() {
         let count = usize::try_from(cli.inputs).unwrap_or(5);
         let inputs: Vec<Vec<u8>> = (0..count).map(|i| sample_text(i, DEVICE_INPUT)).collect();
@@ -110,7 +111,7 @@ fn source(cli: &Cli, n: &common::Narrator) -> Result<Source> {
             ),
         );
         n.explain("Each read is a request: the device answers through a pipe once the latency has passed.");
-        Ok(Source::Device(dev))
+        Ok(Box::new(dev))
     } else {
         // Every path is checked before any I/O: a bad one stops the demo with one line.
         let files = FileInput::check_all(&cli.paths)?;
@@ -124,7 +125,7 @@ fn source(cli: &Cli, n: &common::Narrator) -> Result<Source> {
                 files.iter().map(|f| format!("{} ({} B)", f.label(), f.size)).collect::<Vec<_>>().join(", ")
             ),
         );
-        Ok(Source::Files(files))
+        Ok(Box::new(files))
     }
 }
 // ANCHOR_END: main_source
@@ -147,12 +148,12 @@ fn run() -> Result<()> {
         poll_sleep: Duration::from_millis(cli.poll_ms),
         suspend_timeout: Duration::from_millis(1000),
     };
-    if source.is_empty() {
+    if source.count() == 0 {
         return Err(Error::usage("no inputs"));
     }
 
     if cli.list {
-        let (summaries, timeline) = aio_poll_loop::run_list(&n, &source, &o)?;
+        let (summaries, timeline) = aio_poll_loop::run_list(&n, &*source, &o)?;
         n.say("");
         n.timeline(&timeline);
         n.event_styled(
@@ -161,7 +162,7 @@ fn run() -> Result<()> {
             Style::Good,
             format!(
                 "{} inputs read twice with lio_listio (LIO_WAIT, then LIO_NOWAIT + one notification)",
-                source.len()
+                source.count()
             ),
         );
         return Ok(());
@@ -169,38 +170,38 @@ fn run() -> Result<()> {
 
     if cli.no_overlap {
         n.explain("--no-overlap: the blocking baseline, read then process, one input at a time.");
-        let base = aio_poll_loop::run_sequential(&n, &source, &o)?;
+        let base = aio_poll_loop::run_sequential(&n, &*source, &o)?;
         n.say("");
         n.timeline(&aio_poll_loop::timeline(&n, &base, "timeline (--no-overlap)"));
         n.event_styled(
             "done",
             json!({"mode": "baseline", "wall_ms": base.wall.as_secs_f64() * 1000.0}),
             Style::Good,
-            format!("{} inputs, no overlap: {:.2} s", source.len(), base.wall.as_secs_f64()),
+            format!("{} inputs, no overlap: {:.2} s", source.count(), base.wall.as_secs_f64()),
         );
         return Ok(());
     }
 
     // ANCHOR: compare
     n.say(n.paint(Style::Bold, "Overlapped (the notes' example):"));
-    let overlapped = aio_poll_loop::run_overlapped(&n, &source, &o)?;
+    let overlapped = aio_poll_loop::run_overlapped(&n, &*source, &o)?;
     n.say("");
     n.say(n.paint(Style::Bold, "The same inputs without overlap (--no-overlap), to measure the difference:"));
-    let base = aio_poll_loop::run_sequential(&n, &source, &o)?;
+    let base = aio_poll_loop::run_sequential(&n, &*source, &o)?;
     n.say("");
     n.timeline(&aio_poll_loop::timeline(&n, &overlapped, "timeline (overlapped)"));
     let s = aio_poll_loop::speedup(&overlapped, &base);
     let polls = overlapped.total_polls();
     n.event_styled(
         "speedup",
-        json!({"inputs": source.len(), "overlap_ms": overlapped.wall.as_secs_f64() * 1000.0,
+        json!({"inputs": source.count(), "overlap_ms": overlapped.wall.as_secs_f64() * 1000.0,
                "baseline_ms": base.wall.as_secs_f64() * 1000.0, "measured": s.measured, "ideal": s.ideal,
                "ideal_n": s.ideal_n, "r_ms": s.r.as_secs_f64() * 1000.0, "p_ms": s.p.as_secs_f64() * 1000.0,
                "polls": polls, "wait": format!("{:?}", cli.wait).to_lowercase()}),
         Style::Good,
         format!(
             "{} inputs: overlapped {:.2} s, --no-overlap {:.2} s: measured {:.2}x; ideal (R+P)/max(R,P) = ({:.0}+{:.0})/{:.0} = {:.2}x, at best {:.2}x for {} inputs",
-            source.len(),
+            source.count(),
             overlapped.wall.as_secs_f64(),
             base.wall.as_secs_f64(),
             s.measured,
@@ -209,12 +210,12 @@ fn run() -> Result<()> {
             s.r.max(s.p).as_secs_f64() * 1000.0,
             s.ideal,
             s.ideal_n,
-            source.len()
+            source.count()
         ),
     );
     n.explain(format!(
         "R = mean read time, P = mean process time (from the baseline). The first read and the\nlast process overlap nothing, hence the lower best for {} inputs. {polls} aio_error polls said EINPROGRESS.",
-        source.len()
+        source.count()
     ));
     if s.r < Duration::from_millis(1) {
         n.explain("These reads came from the page cache in microseconds: there was nothing to overlap,\nso AIO's bookkeeping only costs time. That is why the default input is a slow device.");

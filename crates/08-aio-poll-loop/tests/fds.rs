@@ -2,7 +2,7 @@
 
 #![allow(clippy::unwrap_used)] // tests may unwrap: a failure here is a test failure
 
-use aio_poll_loop::{Options, Source, WaitStyle};
+use aio_poll_loop::{Options, WaitStyle};
 use std::time::Duration;
 
 #[test]
@@ -10,8 +10,7 @@ fn open_fds_back_to_baseline() {
     let before = common::fd::open_fds().unwrap();
     {
         let inputs = (0..3).map(|i| common::aio::sample_text(i, 5000)).collect();
-        let source =
-            Source::Device(fixtures::slow::SlowDevice::new(inputs, Duration::from_millis(10)).unwrap());
+        let source = fixtures::slow::SlowDevice::new(inputs, Duration::from_millis(10)).unwrap();
         let n = common::Narrator::with_color(true, false);
         for wait in [WaitStyle::Poll, WaitStyle::Suspend] {
             let o = Options {

@@ -128,14 +128,50 @@ impl FileInput {
     }
 }
 
+/// A numbered set of inputs the AIO demos read: files from the command line, or the
+/// simulated slow device (`fixtures::slow::SlowDevice` implements this too).
+pub trait Inputs {
+    /// How many inputs.
+    fn count(&self) -> usize;
+    /// The name narration and timelines use for input `i`.
+    fn label(&self, i: usize) -> String;
+    /// How many bytes input `i` has: what its read must return.
+    fn expected_len(&self, i: usize) -> usize;
+    /// Opens input `i` (for the device, this is the request: its latency starts now).
+    fn open(&self, i: usize) -> Result<Arc<OwnedFd>>;
+    /// The buffer size that fits every input (the notes' MAX_SIZE).
+    fn buffer_size(&self) -> usize {
+        (0..self.count()).map(|i| self.expected_len(i)).max().unwrap_or(0)
+    }
+}
+
+impl Inputs for Vec<FileInput> {
+    fn count(&self) -> usize {
+        self.len()
+    }
+    fn label(&self, i: usize) -> String {
+        self.get(i).map_or_else(String::new, FileInput::label)
+    }
+    fn expected_len(&self, i: usize) -> usize {
+        self.get(i).map_or(0, |f| usize::try_from(f.size).unwrap_or(usize::MAX))
+    }
+    fn open(&self, i: usize) -> Result<Arc<OwnedFd>> {
+        self.get(i).ok_or_else(|| Error::msg("open", format!("no input {i}")))?.open()
+    }
+}
+
 /// A read that returned fewer bytes than the input had when checked means the file
 /// shrank in between (or the source closed early): an error, not silently short data.
 pub fn check_complete(label: &str, expected: usize, got: isize) -> Result<()> {
     match usize::try_from(got) {
         Ok(n) if n == expected => Ok(()),
-        Ok(n) => Err(Error::msg(
+        Ok(n) if n < expected => Err(Error::msg(
             format!("read {label}"),
             format!("got {n} of {expected} bytes: the input shrank while being read"),
+        )),
+        Ok(n) => Err(Error::msg(
+            format!("read {label}"),
+            format!("got {n} bytes, expected {expected}: the input changed size while being read"),
         )),
         Err(_) => Err(Error::msg(format!("read {label}"), format!("aio_return gave {got}"))),
     }

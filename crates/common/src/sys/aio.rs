@@ -288,6 +288,11 @@ pub struct AioRead {
 }
 // ANCHOR_END: aio_read_type
 
+// SAFETY: an AioRead owns its heap memory and fd outright (nothing tied to the thread
+// that made it), and glibc's AIO functions may be called from any thread; so a request
+// may be handed to another thread, e.g. to the SIGEV_THREAD callback that collects it.
+unsafe impl Send for AioRead {}
+
 impl std::fmt::Debug for AioRead {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("AioRead")
