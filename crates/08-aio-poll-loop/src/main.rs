@@ -25,7 +25,10 @@
 //! calls (a read that ends just after a check costs up to a second); this sleeps
 //! `--poll-ms` (5 ms). The notes ignore what aio_return says; here a short count is an
 //! error (the file shrank). The notes' `process()` is a stub; here it checksums and
-//! counts lines and words, and `--process-ms` adds simulated computation.
+//! counts lines and words, and `--process-ms` adds simulated computation. The notes
+//! say aio_error returns -1 on failure with errno set: for a failed read it returns the
+//! errno value itself (EIO, EISDIR...), and -1 only when the aiocb itself is invalid.
+//! aio_suspend's -1 on timeout comes with errno EAGAIN.
 
 use clap::{Parser, ValueEnum};
 use common::aio::{sample_text, FileInput};

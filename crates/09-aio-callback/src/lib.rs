@@ -262,7 +262,7 @@ pub fn run(n: &Narrator, inputs: Arc<dyn Inputs + Send + Sync>, mode: Mode) -> R
             wait_for_callbacks(n, &*inputs, &sub)
         }
         Mode::Signal => {
-            n.explain("SIGRTMIN is blocked in every thread, so each completion's signal stays queued\nuntil main takes it with sigwaitinfo; no handler runs.");
+            n.explain("SIGRTMIN is blocked in every thread, so each completion's signal stays queued\nuntil main takes it with sigwaitinfo; no handler runs. (strace calls glibc's SIGRTMIN\nSIGRT_2: glibc keeps the first two real-time signals for itself.)");
             wait_for_signals(n, &*inputs, &sub)
         }
     }

@@ -845,6 +845,20 @@ mod tests {
     }
 
     #[test]
+    fn dropping_a_read_that_never_ends_leaks_instead_of_freeing() {
+        let (r, mut w) = pipe();
+        let mut req = AioRead::new(Arc::clone(&r), 0, vec![0; 8]);
+        req.aio_read().unwrap();
+        let started = Instant::now();
+        drop(req); // NOTCANCELED, waits DROP_WAIT, then leaks aiocb, buffer and fd
+        assert!(started.elapsed() >= DROP_WAIT);
+        assert_eq!(Arc::strong_count(&r), 2, "the leaked request still holds the fd open");
+        // The worker may now finish into the leaked (still valid) buffer: no crash.
+        w.write_all(b"late").unwrap();
+        std::thread::sleep(Duration::from_millis(50));
+    }
+
+    #[test]
     fn unsubmitted_request_reports_idle_and_drops_cleanly() {
         let fd = file_with(b"x");
         let req = AioRead::new(fd, 0, Vec::new());
