@@ -152,7 +152,7 @@ fn blocking_read(
 /// Waits for `req` to finish: the notes' aio_error loop (counting the polls that said
 /// EINPROGRESS, sleeping a little between them) or aio_suspend with a timeout. Returns
 /// (polls, aio_suspend calls).
-fn wait_for(n: &Narrator, req: &AioRead, label: &str, o: &Options) -> Result<(u32, u32)> {
+fn wait_for(n: &Narrator, req: &AioRead, input: usize, label: &str, o: &Options) -> Result<(u32, u32)> {
     let deadline = Instant::now() + DEADLINE;
     let (mut polls, mut suspends) = (0u32, 0u32);
     loop {
@@ -202,7 +202,7 @@ fn wait_for(n: &Narrator, req: &AioRead, label: &str, o: &Options) -> Result<(u3
     };
     n.event(
         "wait_done",
-        json!({"label": label, "method": style_name(o.wait), "polls": polls, "suspends": suspends}),
+        json!({"input": input, "label": label, "method": style_name(o.wait), "polls": polls, "suspends": suspends}),
         text,
     );
     Ok((polls, suspends))
@@ -254,7 +254,7 @@ pub fn run_overlapped(n: &Narrator, source: &dyn Inputs, o: &Options) -> Result<
         steps.push(step);
 
         // ...then wait for the read, collect it exactly once, and swap.
-        let (polls, suspends) = wait_for(n, &req, &label, o)?;
+        let (polls, suspends) = wait_for(n, &req, next, &label, o)?;
         let read_done = Instant::now();
         let done = req.aio_return().map_err(|_| Error::msg(format!("aio_return {label}"), "not finished"))?;
         if let Status::Failed(errno) = done.status {
