@@ -855,6 +855,12 @@ mod tests {
         let (r, mut w) = pipe();
         let mut req = AioRead::new(Arc::clone(&r), 0, vec![0; 8]);
         req.aio_read().unwrap();
+        // Only a *running* request cannot be cancelled; wait until the worker is in read().
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while crate::aio::thread_blocked_in_read(r.as_raw_fd()).is_none() {
+            assert!(Instant::now() < deadline, "the worker never started reading");
+            std::thread::sleep(Duration::from_millis(1));
+        }
         let started = Instant::now();
         drop(req); // NOTCANCELED, waits DROP_WAIT, then leaks aiocb, buffer and fd
         assert!(started.elapsed() >= DROP_WAIT);
