@@ -9,6 +9,8 @@
 //! * [`cli`]: the command-line flags every demo shares.
 //! * [`cpu`]: CPU time from getrusage, to show what waiting costs.
 //! * [`chat`]: the chat room the select, pselect and poll servers share.
+//! * `transfer` (feature `curl`): the transfer list, easy-handle setup, results and
+//!   summary the curl-multi and curl-select demos share.
 //! * [`sys`]: every `unsafe` block in the workspace, each with its `// SAFETY:` reason.
 
 pub mod chat;
@@ -19,6 +21,8 @@ pub mod fd;
 pub mod narrate;
 pub mod sys;
 pub mod timeline;
+#[cfg(feature = "curl")]
+pub mod transfer;
 
 pub use error::{Context, Error, Result};
 pub use narrate::Narrator;
