@@ -18,6 +18,7 @@
 //! the next transfer as soon as one finishes; its waits are capped at one second, not
 //! thirty, and the loop has a deadline; and it only allows http and https.
 
+use common::sys::curl::FD_SETSIZE;
 use common::transfer::{self, Config, Options, Outcome, Pool, Summary, Transfer, NOTES};
 use common::{Error, Narrator, Result};
 use curl::multi::Multi;
@@ -90,8 +91,7 @@ pub fn transfer_all(
         let waited = Instant::now();
         // Sleeps in poll() on every socket of every transfer at once, or until curl's
         // own next timer (a timeout, a retry) is due, or `timeout`: whichever is first.
-        let numfds =
-            multi.wait(&mut [], timeout).map_err(|e| Error::msg("curl_multi_wait", e.to_string()))?;
+        let numfds = multi.wait(&mut [], timeout).map_err(|e| wait_failed(&e, &pool))?;
         let waited = waited.elapsed();
         running = multi.perform().map_err(|e| Error::msg("curl_multi_perform", e.to_string()))?;
         narrator.event(
@@ -131,6 +131,29 @@ pub fn transfer_all(
     );
     // ANCHOR_END: cleanup
     Ok((outcomes, most))
+}
+
+/// The error for a failed curl_multi_wait, explaining the one failure a student can
+/// provoke here (`--fd-floor 1100` with a bundled libcurl).
+///
+/// libcurl waits with poll() when it was built with HAVE_POLL, and then fd numbers do
+/// not matter. curl-sys's bundled build (curl 8.22 in curl-sys 0.4.91) still defines
+/// the older HAVE_POLL_FINE, which curl 8.11 stopped reading, so that libcurl waits
+/// with select() inside curl_multi_wait, and a socket at or above FD_SETSIZE makes it
+/// fail with CURLM_UNRECOVERABLE_POLL.
+fn wait_failed(error: &curl::MultiError, pool: &Pool) -> Error {
+    let high = pool.sockets().into_iter().find(|(fd, _)| *fd >= FD_SETSIZE);
+    match high {
+        Some((fd, label)) => Error::msg(
+            "curl_multi_wait",
+            format!(
+                "{error}: the socket for {label} is fd {fd}, at or above FD_SETSIZE ({FD_SETSIZE}), and \
+                 this libcurl waits with select() internally (curl-sys's bundled build), which cannot \
+                 watch it. A system libcurl waits with poll() and has no such limit"
+            ),
+        ),
+        _ => Error::msg("curl_multi_wait", error.to_string()),
+    }
 }
 
 /// `curl_multi_perform`, narrated: returns how many transfers are still running.

@@ -13,7 +13,9 @@
 //! - the timeline's bars overlap, and the summary says the run took about as long as
 //!   the slowest transfer, not the sum (compare `--sequential`);
 //! - `curl_multi_wait` wakes only when something happened (`numfds`), so the loop
-//!   does not spin; under `just trace curl-multi` the wait is a `poll` on the sockets.
+//!   does not spin; under `just trace curl-multi` the wait is a `poll` on the sockets
+//!   (with the system libcurl; curl-sys's bundled copy is built without HAVE_POLL and
+//!   waits with select(), seen as `pselect6`).
 //!
 //! Where it differs from the notes: results are read (`curl_multi_info_read`) inside
 //! the loop after every `curl_multi_perform`, including the last one that reports 0
@@ -28,8 +30,8 @@ use std::time::Duration;
 
 const AFTER_HELP: &str = "\
 Examples:
-  curl-multi                                   five local delays, a 404 and a refused port, all at once
-  curl-multi --sequential                      the same, one at a time: compare the total
+  curl-multi                     five local delays, a 404 and a refused port, at once
+  curl-multi --sequential        the same, one at a time: compare the total time
   curl-multi --parallel 2 http://example.com/ https://www.rust-lang.org/
 
 Exit status: 0 when the run completed, even if some transfers failed (each failure is
@@ -64,8 +66,8 @@ struct Cli {
     #[arg(long, value_name = "SECS", default_value = "5", value_parser = parse_secs)]
     timeout: Duration,
 
-    /// Fill the fd table below N first, so curl's sockets get numbers >= N
-    /// (curl_multi_wait has no FD_SETSIZE limit: try 1100 here and in curl-select)
+    /// Fill the fd table below N first, so curl's sockets get numbers >= N (try 1100
+    /// here and in curl-select: a libcurl that waits with poll() does not mind)
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(i32).range(3..65536))]
     fd_floor: Option<i32>,
 }

@@ -29,8 +29,8 @@ use std::time::Duration;
 
 const AFTER_HELP: &str = "\
 Examples:
-  curl-select                                  five local delays, a 404 and a refused port, all at once
-  curl-select --fd-floor 1100                  curl's sockets above FD_SETSIZE: caught, not a hang
+  curl-select                    five local delays, a 404 and a refused port, at once
+  curl-select --fd-floor 1100    curl's sockets above FD_SETSIZE: caught, not a hang
   curl-select --parallel 2 http://example.com/ https://www.rust-lang.org/
 
 Exit status: 0 when the run completed, even if some transfers failed (each failure is
