@@ -76,21 +76,28 @@ pub fn transfer_all(
             break;
         }
         let now = Instant::now();
-        if now >= deadline || (running == 0 && pool.in_flight() > 0) {
-            // curl's per-transfer timeouts make this unreachable in practice; it is
-            // here so that no bug, in curl or here, can make the demo hang.
+        // curl's per-transfer timeouts end every transfer long before the deadline;
+        // this is here so that no bug, in curl or here, can make the demo hang or spin.
+        let stuck = running == 0 && pool.in_flight() > 0;
+        if now >= deadline || stuck {
+            let reason = if stuck { "stuck" } else { "deadline" };
             narrator.event(
-                "deadline",
-                json!({"in_flight": pool.in_flight()}),
-                "the run's deadline passed: giving up on what is left",
+                "gave_up",
+                json!({"reason": reason, "in_flight": pool.in_flight()}),
+                if stuck {
+                    "curl reports 0 running, yet some transfers never reported done: giving up on them"
+                } else {
+                    "the run's deadline passed: giving up on what is left"
+                },
             );
             pool.abandon(&multi, narrator);
             break;
         }
         let timeout = WAIT_CAP.min(deadline - now);
         let waited = Instant::now();
-        // Sleeps in poll() on every socket of every transfer at once, or until curl's
-        // own next timer (a timeout, a retry) is due, or `timeout`: whichever is first.
+        // Sleeps in poll() on every socket of every transfer at once, until one has an
+        // event, curl's own next timer (a timeout, a retry) is due, or `timeout` passes:
+        // whichever is first. (A bundled curl-sys libcurl uses select() here instead.)
         let numfds = multi.wait(&mut [], timeout).map_err(|e| wait_failed(&e, &pool))?;
         let waited = waited.elapsed();
         running = multi.perform().map_err(|e| Error::msg("curl_multi_perform", e.to_string()))?;

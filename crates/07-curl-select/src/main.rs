@@ -15,12 +15,13 @@
 //!   curl's timers only fire inside it;
 //! - the same overlap as curl-multi, in the timeline and the summary line.
 //!
-//! Where it differs from the notes: the fd_sets are zeroed and refilled every time round
-//! (the notes say so, then their example does not loop); `maxfd == -1` gets a short
-//! 100 ms wait instead of `select(0, ...)` sleeping the whole default; the timeout is
-//! curl's own timer, capped at 1 s, rather than a fixed 980 ms; and a socket numbered
+//! Where it differs from the notes: the fd_sets are zeroed and refilled every time
+//! round, as the notes say (their fragments show one pass, not the loop); `maxfd == -1`
+//! gets a short 100 ms wait, where the notes' `select(maxfd + 1, ...)` would become
+//! `select(0, ...)` and sleep the whole timeout; curl's timer is capped at 1 s so the
+//! loop keeps a deadline (the notes wait as long as curl says); and a socket numbered
 //! 1024 (FD_SETSIZE) or more stops the demo with an explanation, because
-//! curl_multi_fdset silently leaves such fds out and the loop would wait in vain.
+//! curl_multi_fdset silently leaves such fds out and select() would never see their data.
 
 use clap::Parser;
 use common::transfer::Config;

@@ -331,6 +331,7 @@ fn failure(error: &curl::Error, url: &str) -> Failure {
         7 => Some("nothing listens there: the connection was refused or unreachable".into()),
         18 => Some("the server closed the connection before sending the body it promised".into()),
         28 => Some("the per-transfer timeout (--timeout) ran out; the other transfers went on".into()),
+        42 => Some("the demo gave up on it: the run's deadline passed".into()),
         52 => Some("the server closed the connection without answering".into()),
         _ => None,
     };
@@ -344,7 +345,11 @@ pub fn report_started(narrator: &Narrator, transfer: &Transfer, how: &str, in_fl
     narrator.event(
         "transfer_started",
         json!({"id": transfer.id, "url": transfer.url, "label": transfer.label, "how": how, "in_flight": in_flight}),
-        format!("{call}: #{} {} ({in_flight} in flight)", transfer.id, transfer.url),
+        if how == "easy" {
+            format!("{call}: #{} {} (returns when the transfer is over)", transfer.id, transfer.url)
+        } else {
+            format!("{call}: #{} {} ({in_flight} in flight)", transfer.id, transfer.url)
+        },
     );
 }
 
@@ -818,6 +823,26 @@ mod tests {
         let err = easy.perform().unwrap_err();
         assert!(err.is_unsupported_protocol(), "{err}");
         assert_eq!(easy.get_ref().bytes, 0);
+    }
+
+    #[test]
+    fn abandoning_removes_every_handle_and_reports_each_transfer() {
+        // A listener that accepts (in the kernel's backlog) and never answers.
+        let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}/", silent.local_addr().unwrap());
+        let transfers = plan(&[url.clone(), url.clone(), url], None);
+        let narrator = Narrator::with_color(true, false);
+        let multi = Multi::new();
+        let mut pool = Pool::new(transfers, 2, Options { timeout: Duration::from_secs(30) });
+        assert_eq!(pool.fill(&multi, &narrator).unwrap(), 2);
+        assert_eq!(multi.perform().unwrap(), 2);
+        multi.wait(&mut [], Duration::from_millis(50)).unwrap();
+        assert_eq!(pool.drain(&multi, &narrator).unwrap(), 0);
+        pool.abandon(&multi, &narrator);
+        assert!(pool.is_done());
+        assert_eq!(pool.outcomes().len(), 3);
+        assert!(pool.outcomes().iter().all(|o| o.failure.as_ref().map(|f| f.code) == Some(42)));
+        assert_eq!(multi.perform().unwrap(), 0, "nothing left in the multi handle");
     }
 
     #[test]
