@@ -46,7 +46,8 @@ pub fn default_urls(base: &str, refused_port: u16) -> Vec<String> {
 }
 
 /// Numbers the URLs and gives each a label: the path for URLs on `local_base` (the
-/// fixture server), otherwise the URL without its scheme, cut to 32 characters.
+/// fixture server), `:PORT/path` for other loopback ports, otherwise the URL without
+/// `http://`, cut to 32 characters.
 pub fn plan(urls: &[String], local_base: Option<&str>) -> Vec<Transfer> {
     urls.iter()
         .enumerate()
