@@ -1,7 +1,7 @@
 //! The curl-multi transfers again, but this program does the waiting itself: libcurl
 //! hands over its fds (`curl_multi_fdset`) and how long it may wait
 //! (`curl_multi_timeout`), and the program calls `select()` (notes: "Using cURL
-//! Asynchronously", "Asynchronous + curl + select()").
+//! Asynchronously", "Asynchronous +curl + select()").
 //!
 //! Each time round the loop, in the order the notes give:
 //!

@@ -1,7 +1,7 @@
 //! curl-select: the curl-multi transfers, with the program doing the waiting itself:
 //! `curl_multi_fdset` gives it curl's sockets, `curl_multi_timeout` how long it may
 //! sleep, and it calls `select()` (notes: "Using cURL Asynchronously", the part
-//! "Asynchronous + curl + select()").
+//! "Asynchronous +curl + select()").
 //!
 //! Run it: `just run curl-select` (no network needed: a local HTTP server, five URLs
 //! answering after 0.2 to 1.0 s, a 404 and a refused port). Then
