@@ -64,19 +64,20 @@ capture() {
   mv "$out/$file.txt.new" "$out/$file.txt"
 }
 
-# capture_error FILE DEMO [ARGS...]: a run that must fail; shows stderr and the exit status.
+# capture_error FILE DEMO [ARGS...]: a run that must fail: what it printed (stdout and
+# stderr, in order) and its exit status.
 capture_error() {
   local file=$1 demo=$2
   shift 2
   present "$demo" || { echo "skip $file: $demo is not in the workspace" >&2; return; }
   echo "capture $file: $demo $* (expected to fail)" >&2
-  local status=0 err
-  err=$("$bin/$demo" "$@" 2>&1 >/dev/null) || status=$?
+  local status=0 all
+  all=$("$bin/$demo" "$@" 2>&1) || status=$?
   if [ "$status" -eq 0 ]; then
     echo "error: $demo $* was expected to fail" >&2
     exit 1
   fi
-  printf '$ just run %s %s\n%s\n$ echo $?\n%s\n' "$demo" "$*" "$err" "$status" >"$out/$file.txt"
+  printf '$ just run %s %s\n%s\n$ echo $?\n%s\n' "$demo" "$*" "$all" "$status" >"$out/$file.txt"
 }
 
 # capture_trace FILE DEMO PATTERN MAX [ARGS...]: `just trace DEMO ARGS`, keeping the
@@ -96,11 +97,13 @@ capture_trace() {
   {
     echo "\$ just trace $demo${*:+ $*}"
     head -1 "$raw"
-    tail -n +2 "$raw" | grep -E "$pattern" | sed -E 's/0x[0-9a-f]{6,}/0x.../g' | awk -v max="$max" '
-      function flush() { if (same > 0) printf "    ... (%d more like the line above)\n", same }
+    tail -n +2 "$raw" | grep -E "$pattern" | sed -E 's/0x[0-9a-f]{6,}/0x.../g; s/clone3\(\{flags=[^}]*\}/clone3({...}/' | awk -v max="$max" '
+      function flush() { if (same > 0 && printing) printf "    ... (%d more like the line above)\n", same }
       { key = $0; sub(/^\[pid +[0-9]+\] /, "", key) }
       key == last { same++; next }
-      { flush(); same = 0; last = key; if (++shown > max) { cut++; next } print }
+      { flush(); same = 0; last = key }
+      ++shown > max { cut++; printing = 0; next }
+      { printing = 1; print }
       END { flush(); if (cut) printf "    ... (%d more lines cut)\n", cut }'
   } >"$out/$file.txt"
   rm -f "$raw"
@@ -145,5 +148,43 @@ excerpt nonblocking-read-accept nonblocking-read 'a client connected; accept' 3
 capture_trace trace-nonblocking-read nonblocking-read 'F_SETFL|F_GETFL|preadv2|recvfrom' 30 --delay-ms 200 --file-kib 256
 require trace-nonblocking-read 'RWF_NOWAIT\) = -1 EAGAIN' 'F_SETFL, O_RDONLY\|O_NONBLOCK' 'recvfrom.*EAGAIN'
 excerpt trace-fcntl trace-nonblocking-read 'F_GETFL\) += 0 \(flags O_RDONLY\)' 3
+
+# The chat servers: the scripted chat, and a crowd past FD_SETSIZE.
+capture select select set
+capture pselect pselect set
+capture poll poll set
+capture_trace trace-select select 'pselect6|select\(' 8
+capture_trace trace-pselect pselect 'pselect6|rt_sigprocmask|kill' 12
+capture_trace trace-poll poll 'poll\(\[' 8
+
+# libcurl's multi interface, two ways, and the blocking baseline.
+capture curl-multi curl-multi set
+capture curl-multi-sequential curl-multi set --sequential
+capture curl-select curl-select set
+capture_error curl-select-fd-floor curl-select --fd-floor 1100
+require curl-select-fd-floor 'maxfd -1' 'FD_SETSIZE'
+excerpt curl-select-maxfd curl-select-fd-floor 'curl_multi_fdset -> maxfd -1' 2
+capture_trace trace-curl-multi curl-multi 'poll\(\[.*\], [0-9]+, [1-9][0-9]*( <unfinished|\))' 8
+capture_trace trace-curl-select curl-select 'pselect6' 8
+require trace-curl-select 'pselect6\(.*NULL\)' 'left \{'
+
+# POSIX AIO.
+capture aio-poll-loop aio-poll-loop set
+# A read slower than aio_suspend's 1 s timeout, to show the timeout's -1 EAGAIN.
+capture aio-poll-loop-suspend aio-poll-loop set --wait suspend --chunk-ms 300 --inputs 2
+require aio-poll-loop-suspend 'aio_suspend = -1 EAGAIN'
+excerpt aio-suspend-timeout aio-poll-loop-suspend 'aio_read\(fd [0-9]+, input 2' 5
+capture aio-callback aio-callback set
+excerpt aio-callback-wait aio-callback 'main now waits on a channel' 2
+capture aio-callback-signal aio-callback set --signal
+capture aio-cancel aio-cancel set
+require aio-cancel 'AIO_CANCELED' 'AIO_NOTCANCELED' 'AIO_ALLDONE' 'aio_return\(B\) = -1'
+excerpt aio-cancel-running aio-cancel '^3\. Cancel the running request' 8
+capture_trace trace-aio-poll-loop aio-poll-loop \
+  'clone3|pread64\([0-9]+, +(<unfinished|0x)|ESPIPE|read\([0-9]+, +<unfinished|read resumed>"input|clock_nanosleep' 12
+capture_trace trace-aio-callback aio-callback \
+  'clone3|pread64\([0-9]+, +(<unfinished|0x)|pread64 resumed|read\([0-9]+, +<unfinished|read resumed>"input' 24
+capture_trace trace-aio-cancel aio-cancel \
+  'clone3|pread64\([0-9]+, +(<unfinished|0x)|pread64 resumed|read\(3, +<unfinished|read resumed>|write\(4,' 24
 
 echo "done: $(ls "$out" | wc -l) files in $out" >&2
