@@ -160,6 +160,8 @@ capture_trace trace-poll poll 'poll\(\[' 8
 # libcurl's multi interface, two ways, and the blocking baseline.
 capture curl-multi curl-multi set
 capture curl-multi-sequential curl-multi set --sequential
+excerpt curl-multi-summary curl-multi '[0-9]+ transfers, .* done in' 2
+excerpt curl-multi-sequential-summary curl-multi-sequential '[0-9]+ transfers, .* done in' 2
 capture curl-select curl-select set
 capture_error curl-select-fd-floor curl-select --fd-floor 1100
 require curl-select-fd-floor 'maxfd -1' 'FD_SETSIZE'
@@ -170,6 +172,7 @@ require trace-curl-select 'pselect6\(.*NULL\)' 'left \{'
 
 # POSIX AIO.
 capture aio-poll-loop aio-poll-loop set
+excerpt aio-speedup aio-poll-loop 'measured [0-9.]+x' 3
 # A read slower than aio_suspend's 1 s timeout, to show the timeout's -1 EAGAIN.
 capture aio-poll-loop-suspend aio-poll-loop set --wait suspend --chunk-ms 300 --inputs 2
 require aio-poll-loop-suspend 'aio_suspend = -1 EAGAIN'
