@@ -152,6 +152,7 @@ excerpt trace-fcntl trace-nonblocking-read 'F_GETFL\) += 0 \(flags O_RDONLY\)' 3
 # The chat servers: the scripted chat, and a crowd past FD_SETSIZE.
 capture select select set
 capture pselect pselect set
+capture pselect-race pselect set --show-race
 capture poll poll set
 capture_trace trace-select select 'pselect6|select\(' 8
 capture_trace trace-pselect pselect 'pselect6|rt_sigprocmask|kill' 12
