@@ -47,8 +47,8 @@ pub fn serve(room: &mut ChatRoom, n: &Narrator, timeout: Duration) -> Result<()>
     while room.keep_going()? {
         let Some(ready) = wait_once(room, n, timeout)? else { continue };
         let mut happened = Vec::new();
-        for (fd, readable, writable) in ready {
-            happened.extend(dispatch(room, fd, readable, writable));
+        for one in ready {
+            happened.extend(dispatch(room, one));
         }
         tell::happenings(n, &happened);
     }
@@ -56,13 +56,12 @@ pub fn serve(room: &mut ChatRoom, n: &Narrator, timeout: Duration) -> Result<()>
 }
 // ANCHOR_END: wait_loop
 
-/// One select() call. Returns the ready fds as (fd, readable, writable), or None when
-/// the timeout passed (or a signal interrupted it) with nothing ready.
-fn wait_once(
-    room: &mut ChatRoom,
-    n: &Narrator,
-    timeout: Duration,
-) -> Result<Option<Vec<(RawFd, bool, bool)>>> {
+/// A ready fd as select() reports it: (fd, readable, writable).
+type Ready = (RawFd, bool, bool);
+
+/// One select() call. Returns the ready fds, or None when the timeout passed (or a
+/// signal interrupted it) with nothing ready.
+fn wait_once(room: &mut ChatRoom, n: &Narrator, timeout: Duration) -> Result<Option<Vec<Ready>>> {
     // ANCHOR: build_sets
     // select() overwrites its sets with the answer (and, on Linux, the timeout with the
     // time left), so both are built afresh on every turn: reusing last turn's sets would
@@ -120,7 +119,7 @@ fn wait_once(
     };
     // ANCHOR: find_ready
     // The sets now hold only the ready fds: test each fd we asked about.
-    let ready: Vec<(RawFd, bool, bool)> = watch
+    let ready: Vec<Ready> = watch
         .iter()
         .map(|w| (w.fd.as_raw_fd(), w.read && read_set.contains(w.fd), w.write && write_set.contains(w.fd)))
         .filter(|&(_, readable, writable)| readable || writable)
@@ -148,7 +147,7 @@ fn wait_once(
 /// there is nothing to write. Every socket is non-blocking, so even a readiness report
 /// that went stale meanwhile (the fd was closed and reused during this turn) costs at
 /// most an EAGAIN, never a stalled server.
-fn dispatch(room: &mut ChatRoom, fd: RawFd, readable: bool, writable: bool) -> Vec<Happening> {
+fn dispatch(room: &mut ChatRoom, (fd, readable, writable): Ready) -> Vec<Happening> {
     let mut happened = Vec::new();
     if readable {
         happened.extend(room.on_readable(fd));
