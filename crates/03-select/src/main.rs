@@ -29,10 +29,7 @@ use std::net::SocketAddr;
                   (listeners, clients) and a write set (clients with queued output), sleeps in select() until \
                   something is ready or the timeout passes, then handles only what is ready. With no \
                   arguments it runs a scripted chat over real TCP and checks what every client received.",
-    after_help = "Examples:\n  \
-                  select                          the scripted chat, narrated (exits 0 when every client got exactly its lines)\n  \
-                  select --listen 127.0.0.1:7000  a real server; then, in two other terminals: nc 127.0.0.1 7000\n  \
-                  select --clients 2000           2000 clients at once: fds from 1024 up are refused (try it with poll)"
+    after_help = "Examples:\n  select\n      the scripted chat, narrated (exits 0 when every client got exactly its lines)\n  select --listen 127.0.0.1:7000\n      a real server; then, in two other terminals: nc 127.0.0.1 7000\n  select --clients 2000\n      2000 clients at once: fds from 1024 up are refused (try it with poll)"
 )]
 struct Cli {
     #[command(flatten)]

@@ -31,10 +31,7 @@ use std::net::SocketAddr;
                   slip in between checking the flag and going to sleep. SIGINT/SIGTERM tell every client \
                   goodbye, flush, close and exit 0; SIGUSR1 prints the counters. With no arguments it runs a \
                   scripted chat over real TCP and checks what every client received.",
-    after_help = "Examples:\n  \
-                  pselect                          the scripted chat, narrated (exits 0 when every client got exactly its lines)\n  \
-                  pselect --listen 127.0.0.1:7000  a real server (nc 127.0.0.1 7000 to join); Ctrl-C says goodbye and exits 0\n  \
-                  pselect --show-race              the lost wake-up: select() sleeps through a signal, pselect() does not"
+    after_help = "Examples:\n  pselect\n      the scripted chat, narrated (exits 0 when every client got exactly its lines)\n  pselect --listen 127.0.0.1:7000\n      a real server (nc 127.0.0.1 7000 to join); Ctrl-C says goodbye and exits 0\n  pselect --show-race\n      the lost wake-up: select() sleeps through a signal, pselect() does not"
 )]
 struct Cli {
     #[command(flatten)]

@@ -30,10 +30,7 @@ use std::net::SocketAddr;
                   until something is ready or the timeout passes, then handles each entry's revents: POLLIN, \
                   POLLOUT, POLLHUP, POLLERR, POLLNVAL. With no arguments it runs a scripted chat over real \
                   TCP and checks what every client received.",
-    after_help = "Examples:\n  \
-                  poll                          the scripted chat, narrated (exits 0 when every client got exactly its lines)\n  \
-                  poll --listen 127.0.0.1:7000  a real server; then, in two other terminals: nc 127.0.0.1 7000\n  \
-                  poll --clients 2000           2000 clients at once, all served (select refuses fds from 1024 up)"
+    after_help = "Examples:\n  poll\n      the scripted chat, narrated (exits 0 when every client got exactly its lines)\n  poll --listen 127.0.0.1:7000\n      a real server; then, in two other terminals: nc 127.0.0.1 7000\n  poll --clients 2000\n      2000 clients at once, all served (select refuses fds from 1024 up)"
 )]
 struct Cli {
     #[command(flatten)]

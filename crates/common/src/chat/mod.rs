@@ -290,7 +290,8 @@ impl ChatRoom {
         }
     }
 
-    /// The counters as one line (the stats port's answer).
+    /// The counters as one line (the stats port's answer). `open_fds` comes from
+    /// /proc/self/fd, so a leak shows up as a number that only grows.
     pub fn stats_line(&self) -> String {
         let c = &self.counters;
         let fds = crate::fd::count_open_fds().map_or_else(|_| "?".to_string(), |n| n.to_string());
@@ -335,6 +336,9 @@ impl ChatRoom {
         if client.output.is_empty() {
             return happened;
         }
+        // A non-blocking write() takes what fits in the socket's send buffer and says
+        // how much that was; a short count is normal, not an error. The rest stays
+        // queued, and the demo keeps asking for writability until the queue is empty.
         match client.stream.write(&client.output) {
             Ok(n) => {
                 client.output.drain(..n);
@@ -480,7 +484,10 @@ impl ChatRoom {
 impl ChatRoom {
     fn accept_clients(&mut self, happened: &mut Vec<Happening>) {
         // Accept everything pending, not just one: under a burst of connections (the
-        // --clients demo) one accept per wake-up would cost one wait call each.
+        // --clients demo) one accept per wake-up would cost one wait call each. The
+        // listener is non-blocking because "readable" is only a hint: a client that
+        // connected and gave up before we got here leaves nothing to accept, and a
+        // blocking accept() would then hang the whole server until someone else came.
         loop {
             let (stream, peer) = match self.chat.accept() {
                 Ok(pair) => pair,
@@ -602,6 +609,9 @@ impl ChatRoom {
     // ANCHOR: read_client
     fn read_client(&mut self, fd: RawFd, happened: &mut Vec<Happening>) {
         let Some(client) = self.clients.get_mut(&fd) else { return };
+        // One read() per wake-up. The wait calls are level-triggered: if more bytes are
+        // waiting, the next wait reports this fd again at once. Reading until EAGAIN
+        // instead would let one client that floods us keep everyone else waiting.
         let mut buf = [0u8; READ_CHUNK];
         let n = match client.stream.read(&mut buf) {
             Ok(0) => {
@@ -733,7 +743,9 @@ impl ChatRoom {
     }
 
     /// Queues `text` plus newline for one client. Returns false if that pushed its
-    /// queue past [`OUTPUT_LIMIT`].
+    /// queue past [`OUTPUT_LIMIT`]. The kernel's socket buffers absorb a few hundred
+    /// KiB before this queue grows at all, so a client crossing the limit has stopped
+    /// reading for a good while, not just blinked.
     fn queue(&mut self, fd: RawFd, text: &str) -> bool {
         let Some(client) = self.clients.get_mut(&fd) else { return true };
         client.output.extend_from_slice(text.as_bytes());
@@ -791,7 +803,10 @@ impl ChatRoom {
             let _ = client.stream.write(b"\n* disconnected: you stopped reading\n");
         }
         let queued = client.output.len();
-        drop(client.stream); // close(fd)
+        // close(fd). The kernel still sends what is in the socket's send buffer, then a
+        // FIN; what is in our queue (`queued`) is lost, which is the point for a client
+        // that stopped reading.
+        drop(client.stream);
         let told = if client.leaving || self.quiet {
             0
         } else {
