@@ -312,7 +312,7 @@ pub fn show_race(n: &Narrator) -> Result<()> {
     sigint.thread_unblock().map_err(|e| Error::os("pthread_sigmask(SIG_UNBLOCK, SIGINT)", e))?;
     n.event(
         "race_step",
-        json!({"variant": "select", "step": "unblock", "flag": take_pending_peek()}),
+        json!({"variant": "select", "step": "unblock", "flag": sigint_flag()}),
         "select: pthread_sigmask(SIG_UNBLOCK): the pending SIGINT is delivered NOW, before select() starts",
     );
     let mut timeval = TimeVal::milliseconds(RACE_TIMEOUT.as_millis() as i64);
@@ -389,8 +389,8 @@ pub fn show_race(n: &Narrator) -> Result<()> {
 }
 // ANCHOR_END: race
 
-/// The flag's state without clearing it (for narrating the unblock step).
-fn take_pending_peek() -> bool {
+/// The SIGINT flag's state, without clearing it (for narrating the unblock step).
+fn sigint_flag() -> bool {
     common::sys::signal::is_pending(Signal::SIGINT)
 }
 
