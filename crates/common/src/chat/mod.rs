@@ -850,3 +850,113 @@ fn would_block_io(e: &std::io::Error) -> bool {
 fn errno_of(e: &std::io::Error) -> Errno {
     e.raw_os_error().map_or(Errno::EIO, Errno::from_raw)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::BufRead;
+
+    /// A room on loopback with `count` accepted clients; returns their ends and fds.
+    fn room_with(count: usize) -> (ChatRoom, Vec<(RawFd, std::io::BufReader<TcpStream>)>) {
+        let loopback: SocketAddr = ([127, 0, 0, 1], 0).into();
+        let mut room = ChatRoom::bind(loopback, loopback).unwrap();
+        let listener = room.chat.as_raw_fd();
+        let mut peers = Vec::new();
+        for _ in 0..count {
+            let peer = TcpStream::connect(room.chat_addr().unwrap()).unwrap();
+            peer.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+            let before = room.client_count();
+            let deadline = Instant::now() + Duration::from_secs(5);
+            while room.client_count() == before && Instant::now() < deadline {
+                room.on_readable(listener);
+            }
+            let fd = *room.clients.keys().last().unwrap();
+            peers.push((fd, std::io::BufReader::new(peer)));
+        }
+        (room, peers)
+    }
+
+    /// Says `line` as the client on `fd` and lets the room read it.
+    fn say(
+        room: &mut ChatRoom,
+        peer: &mut std::io::BufReader<TcpStream>,
+        fd: RawFd,
+        line: &str,
+    ) -> Vec<Happening> {
+        peer.get_mut().write_all(format!("{line}\n").as_bytes()).unwrap();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            let happened = room.on_readable(fd);
+            if !happened.is_empty() || Instant::now() > deadline {
+                return happened;
+            }
+        }
+    }
+
+    /// Flushes everything queued for `fd` and returns the lines its peer got.
+    fn lines_for(room: &mut ChatRoom, peer: &mut std::io::BufReader<TcpStream>, fd: RawFd) -> Vec<String> {
+        let mut got = Vec::new();
+        while room.clients.get(&fd).is_some_and(|c| !c.output.is_empty()) {
+            room.on_writable(fd);
+        }
+        peer.get_mut().set_nonblocking(true).unwrap();
+        let mut line = String::new();
+        while peer.read_line(&mut line).is_ok_and(|n| n > 0) {
+            got.push(line.trim_end().to_string());
+            line.clear();
+        }
+        peer.get_mut().set_nonblocking(false).unwrap();
+        got
+    }
+
+    #[test]
+    fn nicknames_must_be_valid_and_free() {
+        let (mut room, mut peers) = room_with(2);
+        let (fd1, fd2) = (peers[0].0, peers[1].0);
+        say(&mut room, &mut peers[0].1, fd1, "/nick ann");
+        say(&mut room, &mut peers[1].1, fd2, "/nick ann");
+        say(&mut room, &mut peers[1].1, fd2, "/nick bad name!");
+        say(&mut room, &mut peers[1].1, fd2, "/dance");
+        say(&mut room, &mut peers[1].1, fd2, "/who");
+        let got = lines_for(&mut room, &mut peers[1].1, fd2);
+        assert_eq!(
+            got,
+            [
+                "* you are guest2; commands: /nick NAME, /who, /quit",
+                "* guest1 is now ann",
+                "* nick \"ann\" refused: taken",
+                "* nick \"bad name!\" refused: use 1-16 letters, digits, _ or -",
+                "* unknown command /dance; commands: /nick NAME, /who, /quit",
+                "* online (2): ann, guest2",
+            ]
+        );
+        assert_eq!(room.counters.commands, 5);
+    }
+
+    #[test]
+    fn a_queue_past_the_limit_drops_its_client_and_tells_the_rest() {
+        let (mut room, mut peers) = room_with(3);
+        let (talker, sloth, reader) = (peers[0].0, peers[1].0, peers[2].0);
+        // Never flush the sloth: queue lines for it until it is over the limit.
+        let line = "x".repeat(400);
+        let mut dropped = Vec::new();
+        let mut reader_got = Vec::new();
+        for _ in 0..(OUTPUT_LIMIT / 400 + 2) {
+            for h in say(&mut room, &mut peers[0].1, talker, &line) {
+                if h.event == "left" {
+                    dropped.push(h);
+                }
+            }
+            reader_got.extend(lines_for(&mut room, &mut peers[2].1, reader));
+        }
+        assert!(reader_got.iter().any(|l| l == "* guest2 was disconnected (not reading)"), "{reader_got:?}");
+        assert_eq!(dropped.len(), 1, "{dropped:?}");
+        assert_eq!(dropped[0].fd, sloth);
+        assert!(!room.clients.contains_key(&sloth));
+        assert_eq!(room.counters.slow_dropped, 1);
+        // The room carries on for everyone else.
+        say(&mut room, &mut peers[0].1, talker, "still here");
+        let got = lines_for(&mut room, &mut peers[2].1, reader);
+        assert_eq!(got.last().map(String::as_str), Some("<guest1> still here"));
+    }
+}
