@@ -149,14 +149,22 @@ capture_trace trace-nonblocking-read nonblocking-read 'F_SETFL|F_GETFL|preadv2|r
 require trace-nonblocking-read 'RWF_NOWAIT\) = -1 EAGAIN' 'F_SETFL, O_RDONLY\|O_NONBLOCK' 'recvfrom.*EAGAIN'
 excerpt trace-fcntl trace-nonblocking-read 'F_GETFL\) += 0 \(flags O_RDONLY\)' 3
 
-# The chat servers: the scripted chat, and a crowd past FD_SETSIZE.
+# The chat servers: the scripted chat, a crowd past FD_SETSIZE, and the signal race.
 capture select select set
+capture select-crowd select set --clients 2000
+excerpt select-crowd-summary select-crowd '2000 clients connected' 2
+require select-crowd-summary 'refused'
 capture pselect pselect set
-capture pselect-race pselect set --show-race
+capture pselect-race pselect sequence --show-race
+require pselect-race 'slept through the signal' 'EINTR'
 capture poll poll set
-capture_trace trace-select select 'pselect6|select\(' 8
-capture_trace trace-pselect pselect 'pselect6|rt_sigprocmask|kill' 12
-capture_trace trace-poll poll 'poll\(\[' 8
+capture poll-crowd poll set --clients 2000
+excerpt poll-crowd-summary poll-crowd '2000 clients connected' 2
+capture_trace trace-select select 'pselect6' 6
+require trace-select 'pselect6\(.*NULL\)' 'left \{'
+capture_trace trace-pselect pselect 'pselect6|rt_sigprocmask\(SIG_(UN)?BLOCK, \[INT\]|tgkill|--- SIGINT' 12 --show-race
+require trace-pselect 'sigmask=' 'pselect6\(.*NULL\) = 0 \(Timeout\)'
+capture_trace trace-poll poll 'poll\(\[.*\], [0-9]+, 400' 6
 
 # libcurl's multi interface, two ways, and the blocking baseline.
 capture curl-multi curl-multi set
