@@ -29,7 +29,9 @@ cargo build -q "${build[@]}"
 
 # capture FILE DEMO COMPARE [ARGS...]: text output to FILE.txt, event record to FILE.events.
 # COMPARE is "sequence" for single-threaded demos that always tell their story in the
-# same order, "set" for concurrent ones whose events interleave differently each run.
+# same order, "set" for concurrent ones whose events interleave differently each run,
+# and "required:NAME NAME..." for runs whose narration itself varies (only those names
+# must appear).
 capture() {
   local file=$1 demo=$2 compare=$3
   shift 3
@@ -46,11 +48,20 @@ capture() {
   json=$("$bin/$demo" "$@" --json)
   title=$(grep -m1 -E '^\[ *[0-9]+\.[0-9]{3}\] ' "$out/$file.txt.new" | sed -E 's/^\[ *[0-9.]+\] //')
   events=$(sed -nE 's/^\{"t_ms":[^,]*,"event":"([A-Za-z0-9_]+)".*/\1/p' <<<"$json")
-  if [ "$compare" = sequence ]; then
-    events=$(uniq <<<"$events")
-  else
-    events=$(sort -u <<<"$events")
-  fi
+  case "$compare" in
+    sequence) events=$(uniq <<<"$events") ;;
+    set) events=$(sort -u <<<"$events") ;;
+    required:*)
+      # Only these must appear (a run whose narration batches events differently each time).
+      local want
+      for want in ${compare#required:}; do
+        grep -qx "$want" <<<"$events" || { echo "error: $demo $* emitted no $want event" >&2; exit 1; }
+      done
+      events=$(tr ' ' '\n' <<<"${compare#required:}")
+      compare=required
+      ;;
+    *) echo "error: compare must be sequence, set or required:EVENTS" >&2; exit 1 ;;
+  esac
   {
     echo "# Written by docs/capture.sh (just book-capture); checked by crates/book-check."
     echo "# A fresh run of the demo with these args and --json must emit these events."
@@ -151,14 +162,14 @@ excerpt trace-fcntl trace-nonblocking-read 'F_GETFL\) += 0 \(flags O_RDONLY\)' 3
 
 # The chat servers: the scripted chat, a crowd past FD_SETSIZE, and the signal race.
 capture select select set
-capture select-crowd select set --clients 2000
+capture select-crowd select 'required:demo listening wait ready crowd_done' --clients 2000
 excerpt select-crowd-summary select-crowd '2000 clients connected' 2
 require select-crowd-summary 'refused'
 capture pselect pselect set
 capture pselect-race pselect sequence --show-race
 require pselect-race 'slept through the signal' 'EINTR'
 capture poll poll set
-capture poll-crowd poll set --clients 2000
+capture poll-crowd poll 'required:demo listening wait ready crowd_done' --clients 2000
 excerpt poll-crowd-summary poll-crowd '2000 clients connected' 2
 capture_trace trace-select select 'pselect6' 6
 require trace-select 'pselect6\(.*NULL\)' 'left \{'

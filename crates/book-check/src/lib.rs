@@ -530,6 +530,9 @@ pub enum Compare {
     Sequence,
     /// The set of event names (concurrent demos interleave events differently each run).
     Set,
+    /// These event names must all appear; others may come and go (runs whose narration
+    /// batches events differently under load, such as 2000 clients at once).
+    Required,
 }
 
 /// What `docs/capture.sh` recorded about one captured run (`captured/NAME.events`).
@@ -567,7 +570,8 @@ pub fn parse_record(text: &str) -> Result<CaptureRecord, String> {
         compare: match get("compare")? {
             "sequence" => Compare::Sequence,
             "set" => Compare::Set,
-            other => return Err(format!("compare must be sequence or set, not {other}")),
+            "required" => Compare::Required,
+            other => return Err(format!("compare must be sequence, set or required, not {other}")),
         },
         title: get("title")?.to_string(),
         events: get("events")?.split_whitespace().map(str::to_string).collect(),
@@ -591,7 +595,15 @@ pub fn event_names(json_lines: &str, compare: Compare) -> Vec<String> {
             }
             seq
         }
-        Compare::Set => names.collect::<BTreeSet<_>>().into_iter().collect(),
+        Compare::Set | Compare::Required => names.collect::<BTreeSet<_>>().into_iter().collect(),
+    }
+}
+
+/// Whether a fresh run's events (`now`, reduced as `compare` says) match the record's.
+pub fn events_match(compare: Compare, recorded: &[String], now: &[String]) -> bool {
+    match compare {
+        Compare::Sequence | Compare::Set => recorded == now,
+        Compare::Required => recorded.iter().all(|e| now.contains(e)),
     }
 }
 
@@ -720,6 +732,10 @@ mod tests {
         assert_eq!(event_names(lines, Compare::Sequence), vec!["demo", "b", "a"]);
         assert_eq!(event_names(lines, Compare::Set), vec!["a", "b", "demo"]);
         assert_eq!(json_title(lines).unwrap(), "p: s (notes: \"n\")");
+        let now = event_names(lines, Compare::Required);
+        assert!(events_match(Compare::Required, &["demo".into(), "a".into()], &now));
+        assert!(!events_match(Compare::Required, &["demo".into(), "z".into()], &now));
+        assert!(!events_match(Compare::Set, &["demo".into(), "a".into()], &now));
     }
 
     #[test]
