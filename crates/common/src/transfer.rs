@@ -779,8 +779,9 @@ pub fn summarize(
         }),
         Style::Bold,
         format!(
-            "{} transfers, {:.1} s of work, done in {:.1} s ({speedup:.1}x): {} completed, {failed} failed",
+            "{} transfer{}, {:.1} s of work, done in {:.1} s ({speedup:.1}x): {} completed, {failed} failed",
             summary.transfers,
+            if summary.transfers == 1 { "" } else { "s" },
             summary.work_ms / 1000.0,
             summary.span_ms / 1000.0,
             summary.completed,
@@ -792,7 +793,8 @@ pub fn summarize(
         );
     } else {
         narrator.explain(format!(
-            "one thread, up to {most_in_flight} transfers in flight; --sequential would take about {:.1} s (the sum)",
+            "one thread, up to {most_in_flight} transfer{} in flight; --sequential would take about {:.1} s (the sum)",
+            if most_in_flight == 1 { "" } else { "s" },
             summary.work_ms / 1000.0
         ));
     }
