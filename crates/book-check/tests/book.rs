@@ -240,7 +240,17 @@ fn code_and_output_are_included_never_pasted() {
     let mut problems = Vec::new();
     for md in markdown_files(&book_src()) {
         let text = read(&md);
-        let (fences, _) = split_fences(&text);
+        let (fences, prose) = split_fences(&text);
+        // An inline code span broken over two lines hides its command from these checks.
+        for (i, line) in prose.lines().enumerate() {
+            if line.matches('`').count() % 2 == 1 {
+                problems.push(format!(
+                    "{}:{}: inline code runs over the line end (keep `...` on one line): {line}",
+                    shown(&md),
+                    i + 1
+                ));
+            }
+        }
         for fence in fences {
             if fence.lang.starts_with("rust") {
                 for (i, line) in fence.body.lines().enumerate() {
