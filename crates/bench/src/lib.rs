@@ -1,0 +1,31 @@
+//! aio-lab's benchmarks: what each asynchronous-I/O technique costs and what it buys,
+//! measured side by side on this machine (`just bench`; `just bench --quick` for a
+//! smoke run).
+//!
+//! * [`readiness`] (part 1): one select / pselect / poll / epoll_wait wakeup as the
+//!   number of watched fds grows, in Rust and in C.
+//! * [`waiting`] (part 2): CPU seconds per wall second of a blocking read vs a spin.
+//! * Parts 3-5 (curl, AIO, chat servers) build on the demos' library crates.
+//!
+//! [`harness`] says how figures are taken on a shared machine (interleaving, medians,
+//! load average); [`report`] prints tables and JSON; [`plot`] draws the SVGs.
+
+mod ffi;
+pub mod harness;
+pub mod plot;
+pub mod readiness;
+pub mod report;
+pub mod waiting;
+
+/// The parts, in the order they run: name, number, and what is measured.
+pub const PARTS: [(&str, u32); 5] = [("readiness", 1), ("waiting", 2), ("curl", 3), ("aio", 4), ("chat", 5)];
+
+/// Parts whose demos have not landed yet: name and why they cannot run.
+pub fn pending(part: &str) -> Option<&'static str> {
+    match part {
+        "curl" => Some("needs the curl demos' library (common::transfer, fixtures::http), not merged yet"),
+        "aio" => Some("needs the AIO demos' library (common::sys::aio, fixtures::slow), not merged yet"),
+        "chat" => Some("needs the chat servers (common::chat, fixtures::chat_clients, select/pselect/poll), not merged yet"),
+        _ => None,
+    }
+}

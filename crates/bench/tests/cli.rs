@@ -1,0 +1,65 @@
+//! Runs the built bench binary as CI does (`--quick`) and checks what it reports, not
+//! how fast anything was: a benchmark asserts no speed.
+
+use serde_json::Value;
+use std::process::Command;
+
+fn bench(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_bench")).args(args).env("NO_COLOR", "1").output().unwrap()
+}
+
+fn events(stdout: &[u8]) -> Vec<Value> {
+    String::from_utf8_lossy(stdout).lines().map(|line| serde_json::from_str(line).unwrap()).collect()
+}
+
+#[test]
+fn quick_json_run_reports_measurements_ratios_plots_and_load() {
+    let dir = std::env::temp_dir().join(format!("aio-lab-bench-test-{}", std::process::id()));
+    let out = bench(&["--quick", "--json", "--only", "readiness,waiting", "--plots", dir.to_str().unwrap()]);
+    assert!(out.status.success(), "stderr: {}", String::from_utf8_lossy(&out.stderr));
+    let events = events(&out.stdout);
+    assert_eq!(events[0]["event"], "bench_start");
+    assert!(events.iter().all(|e| e["t_ms"].is_f64() && e["event"].is_string()));
+
+    let measurements: Vec<&Value> = events.iter().filter(|e| e["event"] == "measurement").collect();
+    // Part 1 in quick mode: 2 shapes x 3 sizes x 4 calls x 2 languages.
+    let readiness = measurements.iter().filter(|m| m["part"] == "readiness").count();
+    assert_eq!(readiness, 2 * 3 * 4 * 2);
+    for m in &measurements {
+        assert!(m["median"].as_f64().unwrap() >= 0.0, "{m}");
+        assert!(m["p10"].as_f64().unwrap() <= m["p90"].as_f64().unwrap(), "{m}");
+        assert!(m["load_max"].is_number() && m["load_high"].is_boolean(), "{m}");
+    }
+    let ratios: Vec<&Value> = events.iter().filter(|e| e["event"] == "ratio").collect();
+    assert!(ratios.iter().any(|r| r["what"].as_str().unwrap().contains("Rust/C") && r["target"] == 1.1));
+    assert!(ratios.iter().any(|r| r["what"] == "once: poll / epoll_wait at N=100"));
+
+    let plots: Vec<&Value> = events.iter().filter(|e| e["event"] == "plot_written").collect();
+    assert_eq!(plots.len(), 3);
+    for plot in plots {
+        let svg = std::fs::read_to_string(plot["path"].as_str().unwrap()).unwrap();
+        assert!(svg.starts_with("<svg"));
+    }
+    let done = events.last().unwrap();
+    assert_eq!(done["event"], "bench_done");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn pending_parts_say_why() {
+    let out = bench(&["--quick", "--json", "--no-plots", "--only", "waiting,chat"]);
+    assert!(out.status.success());
+    let events = events(&out.stdout);
+    for pending in events.iter().filter(|e| e["event"] == "part_pending") {
+        assert!(pending["reason"].as_str().unwrap().contains("needs"), "{pending}");
+    }
+}
+
+#[test]
+fn bad_usage_exits_2_with_one_line() {
+    let out = bench(&["--only", "nonsense"]);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.starts_with("error: usage: unknown part \"nonsense\""), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1);
+}
