@@ -7,7 +7,8 @@
  *            find the ready fds. One fd (the last in `fds`) always has data.
  *   *_chain: a one-byte token starts in pipe 0; each hop waits, finds the one ready
  *            pipe k, reads the byte and writes it to pipe k+1 (wrapping), like libevent's
- *            classic bench. At the end the token is read back out, leaving pipes empty.
+ *            classic bench. At the end the token is read back out of the pipe it must
+ *            be in (hops % n), leaving every pipe empty.
  *
  * Every function returns the number of ready fds it saw (so the work cannot be
  * optimised away and the caller can check it), or -errno on failure
@@ -125,25 +126,10 @@ static int pass_token(const int *rfds, const int *wfds, int n, int from) {
     return 0;
 }
 
-/* Reads the token out of whichever pipe holds it (the chain's clean-up). */
-static int take_token(const int *rfds, int n) {
-    struct pollfd *watched = calloc((size_t)n, sizeof *watched);
-    if (!watched)
-        return -ENOMEM;
-    for (int k = 0; k < n; k++) {
-        watched[k].fd = rfds[k];
-        watched[k].events = POLLIN;
-    }
-    int result = -EPROTO;
-    if (poll(watched, (nfds_t)n, 0) == 1)
-        for (int k = 0; k < n; k++)
-            if (watched[k].revents & POLLIN) {
-                char token;
-                result = read(rfds[k], &token, 1) == 1 ? 0 : -EPROTO;
-                break;
-            }
-    free(watched);
-    return result;
+/* Reads the token back out after `hops` hops from pipe 0: it is in pipe hops % n. */
+static int take_token(const int *rfds, int n, long hops) {
+    char token;
+    return read(rfds[hops % n], &token, 1) == 1 ? 0 : -EPROTO;
 }
 
 long aiolab_select_chain(const int *rfds, const int *wfds, int n, long hops) {
@@ -170,7 +156,7 @@ long aiolab_select_chain(const int *rfds, const int *wfds, int n, long hops) {
         if (err)
             return err;
     }
-    int err = take_token(rfds, n);
+    int err = take_token(rfds, n, hops);
     return err ? err : seen;
 }
 
@@ -201,7 +187,7 @@ long aiolab_pselect_chain(const int *rfds, const int *wfds, int n, long hops) {
         if (err)
             return err;
     }
-    int err = take_token(rfds, n);
+    int err = take_token(rfds, n, hops);
     return err ? err : seen;
 }
 
@@ -238,7 +224,7 @@ long aiolab_poll_chain(const int *rfds, const int *wfds, int n, long hops) {
             goto out;
         }
     }
-    int err = take_token(rfds, n);
+    int err = take_token(rfds, n, hops);
     if (err)
         result = err;
 out:
@@ -263,6 +249,6 @@ long aiolab_epoll_chain(int epfd, const int *rfds, const int *wfds, int n, long 
         if (err)
             return err;
     }
-    int err = take_token(rfds, n);
+    int err = take_token(rfds, n, hops);
     return err ? err : seen;
 }

@@ -227,19 +227,21 @@ pub fn interleave(variants: &mut [Variant<'_>], rounds: usize) -> Result<Vec<Mea
 }
 
 /// How many iterations make one batch last about `target`: doubles from 1 until a
-/// batch is long enough that the clock's own cost and jitter stop mattering.
+/// batch is long enough that the clock's own cost and jitter stop mattering, then
+/// times that size three more times and scales from the fastest, so one preemption
+/// during calibration cannot shrink every later batch of this variant.
 pub fn calibrate(target: Duration, mut batch: impl FnMut(u64) -> Result<Duration>) -> Result<u64> {
     let mut iters = 1u64;
-    loop {
-        let took = batch(iters)?;
-        if took >= target || iters >= 1 << 24 {
-            // Scale to the target from the last measurement, not just the doubling.
-            let per_iter = took.as_secs_f64() / iters as f64;
-            let scaled = if per_iter > 0.0 { (target.as_secs_f64() / per_iter).ceil() as u64 } else { iters };
-            return Ok(scaled.clamp(1, 1 << 24));
-        }
+    while iters < 1 << 24 && batch(iters)? < target {
         iters *= 2;
     }
+    let mut fastest = Duration::MAX;
+    for _ in 0..3 {
+        fastest = fastest.min(batch(iters)?);
+    }
+    let per_iter = fastest.as_secs_f64() / iters as f64;
+    let scaled = if per_iter > 0.0 { (target.as_secs_f64() / per_iter).ceil() as u64 } else { iters };
+    Ok(scaled.clamp(1, 1 << 24))
 }
 
 /// Times `f` once.

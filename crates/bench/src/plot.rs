@@ -33,16 +33,56 @@ pub fn color(index: usize) -> RGBColor {
     PALETTE[index % PALETTE.len()]
 }
 
-/// Draws `series` into the SVG file `path`; log scales where asked.
+/// How the axes are scaled and labelled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Axes {
+    /// Logarithmic x axis (1, 10, 100, 1000 fds).
+    pub log_x: bool,
+    /// Logarithmic y axis.
+    pub log_y: bool,
+    /// y values are nanoseconds: label them `100 ns`, `10 us`.
+    pub y_ns: bool,
+}
+
+impl Axes {
+    /// Both axes linear, plain numbers.
+    pub fn linear() -> Self {
+        Axes { log_x: false, log_y: false, y_ns: false }
+    }
+
+    /// Both axes logarithmic, y in nanoseconds.
+    pub fn log_log_ns() -> Self {
+        Axes { log_x: true, log_y: true, y_ns: true }
+    }
+}
+
+/// A tick label without needless decimals: `1000`, `0.5`, `2.25`.
+fn plain(v: f64) -> String {
+    let s = format!("{v:.2}");
+    s.trim_end_matches('0').trim_end_matches('.').to_string()
+}
+
+/// A tick label in the time unit that reads best: `500 ns`, `10 us`, `1.5 ms`.
+fn nanos(v: f64) -> String {
+    if v < 1e3 {
+        format!("{} ns", plain(v))
+    } else if v < 1e6 {
+        format!("{} us", plain(v / 1e3))
+    } else {
+        format!("{} ms", plain(v / 1e6))
+    }
+}
+
+/// Draws `series` into the SVG file `path`.
 pub fn draw(
     path: &Path,
     caption: &str,
     x_label: &str,
     y_label: &str,
     series: &[Series],
-    log_x: bool,
-    log_y: bool,
+    axes: Axes,
 ) -> Result<()> {
+    let Axes { log_x, log_y, y_ns } = axes;
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir).map_err(|e| Error::io(format!("mkdir -p {}", dir.display()), &e))?;
     }
@@ -70,22 +110,30 @@ pub fn draw(
     let (y0, y1) = if log_y { (y0 / 1.5, y1 * 1.5) } else { (y0.min(0.0), y1 * 1.1 + 1e-9) };
     let failed = |e: String| Error::msg(format!("draw {}", path.display()), e);
     match (log_x, log_y) {
-        (true, true) => {
-            draw_on(path, caption, x_label, y_label, series, (x0..x1).log_scale(), (y0..y1).log_scale())
+        (true, true) => draw_on(
+            path,
+            (caption, x_label, y_label),
+            series,
+            y_ns,
+            (x0..x1).log_scale(),
+            (y0..y1).log_scale(),
+        ),
+        (true, false) => {
+            draw_on(path, (caption, x_label, y_label), series, y_ns, (x0..x1).log_scale(), y0..y1)
         }
-        (true, false) => draw_on(path, caption, x_label, y_label, series, (x0..x1).log_scale(), y0..y1),
-        (false, true) => draw_on(path, caption, x_label, y_label, series, x0..x1, (y0..y1).log_scale()),
-        (false, false) => draw_on(path, caption, x_label, y_label, series, x0..x1, y0..y1),
+        (false, true) => {
+            draw_on(path, (caption, x_label, y_label), series, y_ns, x0..x1, (y0..y1).log_scale())
+        }
+        (false, false) => draw_on(path, (caption, x_label, y_label), series, y_ns, x0..x1, y0..y1),
     }
     .map_err(failed)
 }
 
 fn draw_on<X, Y>(
     path: &Path,
-    caption: &str,
-    x_label: &str,
-    y_label: &str,
+    (caption, x_label, y_label): (&str, &str, &str),
     series: &[Series],
+    y_ns: bool,
     x: X,
     y: Y,
 ) -> std::result::Result<(), String>
@@ -107,6 +155,8 @@ where
     chart
         .configure_mesh()
         .x_desc(x_label)
+        .x_label_formatter(&|v| plain(*v))
+        .y_label_formatter(&|v| if y_ns { nanos(*v) } else { plain(*v) })
         .y_desc(y_label)
         .label_style(("sans-serif", 13))
         .axis_desc_style(("sans-serif", 15))
@@ -131,7 +181,7 @@ where
             }
         });
         // The spread: a thin bar from p10 to p90 at every point.
-        let bar_style = ShapeStyle::from(&s.color).stroke_width(1);
+        let bar_style = ShapeStyle::from(&s.color.mix(0.5)).stroke_width(1);
         chart
             .draw_series(
                 s.points
@@ -175,12 +225,12 @@ mod tests {
                 dashed: true,
             },
         ];
-        draw(&path, "test", "N", "ns", &series, true, true).unwrap();
+        draw(&path, "test", "N", "ns", &series, Axes::log_log_ns()).unwrap();
         let svg = std::fs::read_to_string(&path).unwrap();
         assert!(svg.starts_with("<svg"), "{}", &svg[..100.min(svg.len())]);
         assert!(svg.contains("poll (C)") && svg.contains("<polyline"), "legend and lines present");
-        draw(&dir.join("lin.svg"), "lin", "x", "y", &series, false, false).unwrap();
-        assert!(draw(&dir.join("none.svg"), "x", "x", "y", &[], false, false).is_err());
+        draw(&dir.join("lin.svg"), "lin", "x", "y", &series, Axes::linear()).unwrap();
+        assert!(draw(&dir.join("none.svg"), "x", "x", "y", &[], Axes::linear()).is_err());
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -114,8 +114,7 @@ pub fn run(bench: &mut Bench) -> Result<()> {
             "ms waited",
             "CPU ms used",
             &series,
-            false,
-            false,
+            plot::Axes::linear(),
         )?;
         bench.plot_written(&path);
     }
