@@ -1,6 +1,7 @@
 # aio-lab: one demo per asynchronous-I/O technique. `just` alone lists the recipes.
 
 set shell := ["bash", "-cu"]
+set positional-arguments := true
 
 target := env_var_or_default("CARGO_TARGET_DIR", "target")
 
@@ -8,13 +9,15 @@ target := env_var_or_default("CARGO_TARGET_DIR", "target")
 default:
     @just --list --unsorted
 
-# Run one demo: `just run select --json` (an unknown NAME lists the demos)
-run NAME *ARGS:
-    cargo demo {{NAME}} {{ARGS}}
+# Run one demo: `just run select --json` (no NAME, or an unknown one, lists the demos)
+[no-exit-message]
+run NAME="" *ARGS:
+    @cargo demo "$@"
 
 # Run every demo in lecture order, each under a header, stopping at the first failure
+[no-exit-message]
 demos *ARGS:
-    cargo demo --all {{ARGS}}
+    @cargo demo --all "$@"
 
 # List the demos in lecture order
 list:
@@ -38,7 +41,7 @@ trace NAME *ARGS:
     set -euo pipefail
     case "{{NAME}}" in
       blocking-read)    calls=read,write,openat,pipe2,socketpair,getrusage ;;
-      nonblocking-read) calls=read,preadv2,fcntl,accept4,getrusage,fadvise64 ;;
+      nonblocking-read) calls=preadv2,fcntl,accept4,recvfrom,getrusage,fadvise64 ;;  # read: millions of EAGAINs
       select)           calls=pselect6,select,accept4,read,write,close ;;
       pselect)          calls=pselect6,rt_sigprocmask,rt_sigaction,kill,tgkill,accept4,close ;;
       poll)             calls=poll,ppoll,accept4,close,setrlimit,prlimit64 ;;
@@ -46,20 +49,21 @@ trace NAME *ARGS:
       curl-select)      calls=pselect6,select,poll,socket,connect ;;
       aio-poll-loop|aio-callback|aio-cancel)
                         calls=clone,clone3,pread64,read,io_submit,io_setup,nanosleep,clock_nanosleep,futex,rt_sigtimedwait ;;
-      *) cargo demo "{{NAME}}"; exit 2 ;;
+      *) cargo demo "$1"; exit 2 ;;
     esac
     command -v strace >/dev/null || { echo "error: strace is not installed (apt-get install strace)" >&2; exit 1; }
-    cargo build -q -p "{{NAME}}"
-    echo "strace -f -e trace=$calls {{target}}/debug/{{NAME}} {{ARGS}}" >&2
-    strace -f -qq -e trace="$calls" "{{target}}/debug/{{NAME}}" {{ARGS}}
+    cargo build -q -p "$1"
+    shift
+    echo "strace -f -e trace=$calls {{target}}/debug/{{NAME}} $*" >&2
+    strace -f -qq -e trace="$calls" "{{target}}/debug/{{NAME}}" "$@"
 
 # Start the local HTTP fixture server on its own (prints its address): `just serve 127.0.0.1:8080`
 serve *ARGS:
-    cargo run -q -p fixtures --bin serve -- {{ARGS}}
+    cargo run -q -p fixtures --bin serve -- "$@"
 
 # Run the benchmarks (`just bench --quick` for a fast smoke run)
 bench *ARGS:
-    cargo run -q --release -p bench -- {{ARGS}}
+    cargo run -q --release -p bench -- "$@"
 
 # Build the book in docs/ (needs mdbook: cargo install mdbook --locked)
 book:

@@ -48,15 +48,14 @@ fn run() -> Result<()> {
     n.title("blocking-read", "read() waits until there is data; a waiting thread uses no CPU", "blocking IO");
 
     n.say("\n1. A regular file");
-    let temp;
-    let (path, label) = match &cli.path {
-        Some(path) => (path.clone(), "the file you named"),
+    match &cli.path {
+        Some(path) => read_file(&n, path, "the file you named")?,
         None => {
-            temp = TempFile::with_contents("example.txt", b"hello from a regular file\n")?;
-            (temp.path().to_path_buf(), "a temporary file")
+            // Removed again as soon as it is read (so Ctrl-C later leaves nothing behind).
+            let temp = TempFile::with_contents("example.txt", b"hello from a regular file\n")?;
+            read_file(&n, temp.path(), "a temporary file")?
         }
     };
-    read_file(&n, &path, label)?;
 
     n.say("\n2. A pipe whose writer waits before writing");
     let (pipe_r, pipe_w) = common::fd::pipe()?;

@@ -86,3 +86,29 @@ fn bad_usage_exits_2() {
     let out = run(&["--delay-ms", "soon"]);
     assert_eq!(out.status.code(), Some(2));
 }
+
+/// Runs the demo on a pseudo-terminal with `script`, so stdout is a terminal.
+fn run_on_terminal(no_color: bool) -> Option<String> {
+    let mut cmd = Command::new("script");
+    cmd.args(["-qec", &format!("{} --delay-ms 10", env!("CARGO_BIN_EXE_blocking-read")), "/dev/null"]);
+    if no_color {
+        cmd.env("NO_COLOR", "1");
+    } else {
+        cmd.env_remove("NO_COLOR");
+    }
+    let out = cmd.output().ok()?;
+    out.status.success().then(|| String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+#[test]
+fn colour_on_a_terminal_unless_no_color() {
+    let Some(coloured) = run_on_terminal(false) else {
+        eprintln!("SKIPPED: `script` (util-linux) is not installed, cannot make a terminal");
+        return;
+    };
+    assert!(coloured.contains("\x1b["), "expected colour on a terminal: {coloured}");
+    let plain = run_on_terminal(true).unwrap();
+    assert!(!plain.contains("\x1b["), "NO_COLOR must turn colour off: {plain}");
+    // And a pipe (the other tests) never gets colour.
+    assert!(!String::from_utf8_lossy(&run(&["--delay-ms", "10"]).stdout).contains('\x1b'));
+}

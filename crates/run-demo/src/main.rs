@@ -52,7 +52,8 @@ fn list(to_stderr: bool) {
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let Some(first) = args.first() else {
+    // `just run` with no NAME passes an empty one.
+    let Some(first) = args.first().filter(|name| !name.is_empty()) else {
         eprintln!("usage: cargo demo NAME [ARGS...]   (or: just run NAME [ARGS...])\n\ndemos:");
         list(true);
         return ExitCode::from(2);
