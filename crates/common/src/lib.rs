@@ -9,8 +9,10 @@
 //! * [`cli`]: the command-line flags every demo shares.
 //! * [`cpu`]: CPU time from getrusage, to show what waiting costs.
 //! * [`chat`]: the chat room the select, pselect and poll servers share.
+//! * [`aio`]: what the POSIX AIO demos share: process(), input checks, short-read checks.
 //! * [`sys`]: every `unsafe` block in the workspace, each with its `// SAFETY:` reason.
 
+pub mod aio;
 pub mod chat;
 pub mod cli;
 pub mod cpu;

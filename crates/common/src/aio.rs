@@ -1,0 +1,256 @@
+//! What the three POSIX AIO demos share that is not `unsafe` (that part is
+//! [`crate::sys::aio`]): the work done on each input once it has been read
+//! ([`process`]), checking the files named on the command line before any I/O starts,
+//! and noticing a file that shrank between that check and its read.
+
+use crate::error::{Context, Error, Result};
+use nix::errno::Errno;
+use std::os::fd::OwnedFd;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// The biggest file the demos read in one aio_read (the notes' `MAX_SIZE`).
+pub const MAX_INPUT: u64 = 16 * 1024 * 1024;
+
+/// What [`process`] found in one input: enough to check that the bytes read are exactly
+/// the bytes in the file, and to give the processing step something real to do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Summary {
+    /// Bytes processed.
+    pub bytes: usize,
+    /// FNV-1a 64-bit hash of the bytes (tests compare it with the file's).
+    pub checksum: u64,
+    /// Newline count, as `wc -l` counts.
+    pub lines: usize,
+    /// Whitespace-separated words, as `wc -w` counts.
+    pub words: usize,
+}
+
+impl Summary {
+    /// The checksum as 16 hex digits, the way the demos print it.
+    pub fn checksum_hex(&self) -> String {
+        format!("{:016x}", self.checksum)
+    }
+}
+
+/// FNV-1a, 64 bits: tiny, dependency-free, and good enough to tell two inputs apart.
+pub fn checksum(bytes: &[u8]) -> u64 {
+    bytes
+        .iter()
+        .fold(0xcbf2_9ce4_8422_2325_u64, |hash, &b| (hash ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3))
+}
+
+// ANCHOR: process
+/// The notes' `process(buffer)`: a checksum plus line and word counts, then (if
+/// `extra` is non-zero) simulated computation that keeps this thread busy until
+/// `extra` has passed, so a student can make processing slower or faster than reading.
+pub fn process(bytes: &[u8], extra: Duration) -> Summary {
+    let started = Instant::now();
+    let mut words = 0;
+    let mut in_word = false;
+    for &b in bytes {
+        let space = b.is_ascii_whitespace();
+        if !space && !in_word {
+            words += 1;
+        }
+        in_word = !space;
+    }
+    let summary = Summary {
+        bytes: bytes.len(),
+        checksum: checksum(bytes),
+        lines: bytes.iter().filter(|&&b| b == b'\n').count(),
+        words,
+    };
+    // Busy, not asleep: this stands for CPU work, and the point of the demo is that
+    // the read of the next input proceeds on glibc's thread meanwhile.
+    let mut spin = summary.checksum;
+    while started.elapsed() < extra {
+        spin = std::hint::black_box(checksum(&spin.to_le_bytes()));
+    }
+    summary
+}
+// ANCHOR_END: process
+
+/// A file named on the command line, checked before any I/O starts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileInput {
+    /// As the user typed it.
+    pub path: PathBuf,
+    /// Its size when checked: the number of bytes one aio_read must return.
+    pub size: u64,
+}
+
+impl FileInput {
+    /// Refuses what one aio_read cannot sensibly read: a missing or unreadable path
+    /// (ENOENT, EACCES), a directory (EISDIR: open() would succeed, the read would
+    /// fail), an empty file, or one bigger than [`MAX_INPUT`].
+    pub fn check(path: &Path) -> Result<Self> {
+        let what = || format!("read {}", path.display());
+        let file = std::fs::File::open(path).with_context(what)?;
+        let meta = file.metadata().with_context(what)?;
+        if meta.is_dir() {
+            return Err(Error::os(what(), Errno::EISDIR));
+        }
+        if !meta.is_file() {
+            return Err(Error::msg(
+                what(),
+                "not a regular file (give a file; pipes use the built-in device)",
+            ));
+        }
+        if meta.len() == 0 {
+            return Err(Error::msg(what(), "file is empty: nothing to read"));
+        }
+        if meta.len() > MAX_INPUT {
+            return Err(Error::msg(
+                what(),
+                format!("file is {} bytes, more than the {MAX_INPUT}-byte buffer", meta.len()),
+            ));
+        }
+        Ok(FileInput { path: path.to_path_buf(), size: meta.len() })
+    }
+
+    /// Checks every path, stopping at the first bad one.
+    pub fn check_all(paths: &[PathBuf]) -> Result<Vec<Self>> {
+        paths.iter().map(|p| Self::check(p)).collect()
+    }
+
+    /// Opens it for reading (the fd the aiocb names).
+    pub fn open(&self) -> Result<Arc<OwnedFd>> {
+        let file =
+            std::fs::File::open(&self.path).with_context(|| format!("open {}", self.path.display()))?;
+        Ok(Arc::new(OwnedFd::from(file)))
+    }
+
+    /// The label used in narration and the timeline: the file name.
+    pub fn label(&self) -> String {
+        self.path.file_name().map_or_else(|| self.path.display().to_string(), |n| n.to_string_lossy().into())
+    }
+}
+
+/// A numbered set of inputs the AIO demos read: files from the command line, or the
+/// simulated slow device (`fixtures::slow::SlowDevice` implements this too).
+pub trait Inputs {
+    /// How many inputs.
+    fn count(&self) -> usize;
+    /// The name narration and timelines use for input `i`.
+    fn label(&self, i: usize) -> String;
+    /// How many bytes input `i` has: what its read must return.
+    fn expected_len(&self, i: usize) -> usize;
+    /// Opens input `i` (for the device, this is the request: its latency starts now).
+    fn open(&self, i: usize) -> Result<Arc<OwnedFd>>;
+    /// The buffer size that fits every input (the notes' MAX_SIZE).
+    fn buffer_size(&self) -> usize {
+        (0..self.count()).map(|i| self.expected_len(i)).max().unwrap_or(0)
+    }
+}
+
+impl Inputs for Vec<FileInput> {
+    fn count(&self) -> usize {
+        self.len()
+    }
+    fn label(&self, i: usize) -> String {
+        self.get(i).map_or_else(String::new, FileInput::label)
+    }
+    fn expected_len(&self, i: usize) -> usize {
+        self.get(i).map_or(0, |f| usize::try_from(f.size).unwrap_or(usize::MAX))
+    }
+    fn open(&self, i: usize) -> Result<Arc<OwnedFd>> {
+        self.get(i).ok_or_else(|| Error::msg("open", format!("no input {i}")))?.open()
+    }
+}
+
+/// A read that returned fewer bytes than the input had when checked means the file
+/// shrank in between (or the source closed early): an error, not silently short data.
+pub fn check_complete(label: &str, expected: usize, got: isize) -> Result<()> {
+    match usize::try_from(got) {
+        Ok(n) if n == expected => Ok(()),
+        Ok(n) if n < expected => Err(Error::msg(
+            format!("read {label}"),
+            format!("got {n} of {expected} bytes: the input shrank while being read"),
+        )),
+        Ok(n) => Err(Error::msg(
+            format!("read {label}"),
+            format!("got {n} bytes, expected {expected}: the input changed size while being read"),
+        )),
+        Err(_) => Err(Error::msg(format!("read {label}"), format!("aio_return gave {got}"))),
+    }
+}
+
+/// Made-up text for an input from the simulated device: `bytes` long, lines of words,
+/// different for every `index` (so every checksum differs).
+pub fn sample_text(index: usize, bytes: usize) -> Vec<u8> {
+    const WORDS: &[&str] =
+        &["aiocb", "buffer", "worker", "thread", "queue", "offset", "signal", "callback", "read", "done"];
+    let mut out = Vec::with_capacity(bytes + 16);
+    let mut n = index.wrapping_mul(7919) + 1;
+    let mut line = 0;
+    while out.len() < bytes {
+        line += 1;
+        out.extend_from_slice(format!("input {index} line {line}:").as_bytes());
+        for _ in 0..8 {
+            n = n.wrapping_mul(1_103_515_245).wrapping_add(12345) % 2_147_483_648;
+            out.push(b' ');
+            out.extend_from_slice(WORDS[n % WORDS.len()].as_bytes());
+        }
+        out.push(b'\n');
+    }
+    out.truncate(bytes);
+    if let Some(last) = out.last_mut() {
+        *last = b'\n';
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn process_counts_like_wc() {
+        let s = process(b"one two\nthree  four five\n\nsix", Duration::ZERO);
+        assert_eq!((s.bytes, s.lines, s.words), (29, 3, 6));
+        assert_eq!(s.checksum, checksum(b"one two\nthree  four five\n\nsix"));
+        assert_eq!(checksum(b""), 0xcbf2_9ce4_8422_2325);
+        assert_eq!(checksum(b"a"), 0xaf63_dc4c_8601_ec8c, "FNV-1a test vector");
+    }
+
+    #[test]
+    fn process_extra_time_is_spent() {
+        let t = Instant::now();
+        process(b"x", Duration::from_millis(30));
+        assert!(t.elapsed() >= Duration::from_millis(30));
+    }
+
+    #[test]
+    fn bad_inputs_are_refused_with_the_right_errno() {
+        let e = FileInput::check(Path::new("/definitely/not/here")).unwrap_err();
+        assert_eq!(e.errno, Some(Errno::ENOENT));
+        let e = FileInput::check(&std::env::temp_dir()).unwrap_err();
+        assert_eq!(e.errno, Some(Errno::EISDIR));
+        let empty = std::env::temp_dir().join(format!("aio-lab-empty-{}", std::process::id()));
+        std::fs::write(&empty, b"").unwrap();
+        let e = FileInput::check(&empty).unwrap_err();
+        assert!(e.to_string().contains("file is empty"), "{e}");
+        std::fs::write(&empty, b"abc").unwrap();
+        assert_eq!(FileInput::check(&empty).unwrap().size, 3);
+        let _ = std::fs::remove_file(&empty);
+    }
+
+    #[test]
+    fn short_reads_are_errors() {
+        assert!(check_complete("a", 10, 10).is_ok());
+        let e = check_complete("a", 10, 4).unwrap_err();
+        assert!(e.to_string().contains("shrank"), "{e}");
+        assert!(check_complete("a", 10, -1).is_err());
+    }
+
+    #[test]
+    fn sample_text_is_sized_and_distinct() {
+        let a = sample_text(0, 5000);
+        let b = sample_text(1, 5000);
+        assert_eq!((a.len(), b.len()), (5000, 5000));
+        assert_ne!(checksum(&a), checksum(&b));
+        assert_eq!(a.last(), Some(&b'\n'));
+    }
+}
