@@ -5,11 +5,13 @@
 //! * [`readiness`] (part 1): one select / pselect / poll / epoll_wait wakeup as the
 //!   number of watched fds grows, in Rust and in C.
 //! * [`waiting`] (part 2): CPU seconds per wall second of a blocking read vs a spin.
-//! * Parts 3-5 (curl, AIO, chat servers) build on the demos' library crates.
+//! * [`aio`] (part 4): aio_read's cost on cached data, and double-buffering's gain.
+//! * Parts 3 and 5 (curl, chat servers) build on the demos' library crates.
 //!
 //! [`harness`] says how figures are taken on a shared machine (interleaving, medians,
 //! load average); [`report`] prints tables and JSON; [`plot`] draws the SVGs.
 
+pub mod aio;
 mod ffi;
 pub mod harness;
 pub mod plot;
@@ -24,7 +26,6 @@ pub const PARTS: [(&str, u32); 5] = [("readiness", 1), ("waiting", 2), ("curl", 
 pub fn pending(part: &str) -> Option<&'static str> {
     match part {
         "curl" => Some("needs the curl demos' library (common::transfer, fixtures::http), not merged yet"),
-        "aio" => Some("needs the AIO demos' library (common::sys::aio, fixtures::slow), not merged yet"),
         "chat" => Some("needs the chat servers (common::chat, fixtures::chat_clients, select/pselect/poll), not merged yet"),
         _ => None,
     }
