@@ -47,8 +47,9 @@ trace NAME *ARGS:
       poll)             calls=poll,ppoll,accept4,close,setrlimit,prlimit64 ;;
       curl-multi)       calls=poll,ppoll,socket,connect,recvfrom,sendto ;;
       curl-select)      calls=pselect6,select,poll,socket,connect ;;
-      aio-poll-loop|aio-callback|aio-cancel)
-                        calls=clone,clone3,pread64,read,io_submit,io_setup,nanosleep,clock_nanosleep,futex,rt_sigtimedwait ;;
+      aio-poll-loop)    calls=clone,clone3,pread64,read,io_submit,io_setup,clock_nanosleep,futex ;;
+      aio-callback)     calls=clone,clone3,pread64,read,io_submit,io_setup,futex,rt_sigqueueinfo,rt_sigtimedwait ;;
+      aio-cancel)       calls=clone,clone3,pread64,read,write,io_submit,io_setup,futex ;;
       *) cargo demo "$1"; exit 2 ;;
     esac
     command -v strace >/dev/null || { echo "error: strace is not installed (apt-get install strace)" >&2; exit 1; }

@@ -83,17 +83,9 @@ fn submit(n: &Narrator, name: &'static str, fd: &Arc<OwnedFd>, why: &str) -> Res
 /// sit in glibc's run list, and cancelling it then gives AIO_CANCELED.
 fn wait_until_running(fd: i32) -> Option<i32> {
     let deadline = Instant::now() + DEADLINE;
-    let wanted = [libc::SYS_read, libc::SYS_pread64];
     while Instant::now() < deadline {
-        let Ok(tasks) = std::fs::read_dir("/proc/self/task") else { break };
-        for task in tasks.flatten() {
-            let Ok(text) = std::fs::read_to_string(task.path().join("syscall")) else { continue };
-            let mut fields = text.split_whitespace();
-            let nr = fields.next().and_then(|f| f.parse::<libc::c_long>().ok());
-            let arg0 = fields.next().and_then(|f| i64::from_str_radix(f.trim_start_matches("0x"), 16).ok());
-            if nr.is_some_and(|nr| wanted.contains(&nr)) && arg0 == Some(i64::from(fd)) {
-                return task.file_name().to_str().and_then(|t| t.parse().ok());
-            }
+        if let Some(tid) = common::aio::thread_blocked_in_read(fd) {
+            return Some(tid);
         }
         std::thread::sleep(Duration::from_millis(1));
     }

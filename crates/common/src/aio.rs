@@ -202,6 +202,26 @@ pub fn sample_text(index: usize, bytes: usize) -> Vec<u8> {
     out
 }
 
+/// The id of a thread of this process that is blocked in read() or pread64() on `fd`
+/// right now, if any: how a demo or test knows glibc's AIO worker is *running* a
+/// request rather than holding it in its queue (aio_error says EINPROGRESS for both).
+///
+/// Reads `/proc/self/task/*/syscall`: the syscall number, then its arguments, fd first.
+pub fn thread_blocked_in_read(fd: i32) -> Option<i32> {
+    let wanted = [libc::SYS_read, libc::SYS_pread64];
+    let tasks = std::fs::read_dir("/proc/self/task").ok()?;
+    for task in tasks.flatten() {
+        let Ok(text) = std::fs::read_to_string(task.path().join("syscall")) else { continue };
+        let mut fields = text.split_whitespace();
+        let nr = fields.next().and_then(|f| f.parse::<libc::c_long>().ok());
+        let arg0 = fields.next().and_then(|f| i64::from_str_radix(f.trim_start_matches("0x"), 16).ok());
+        if nr.is_some_and(|nr| wanted.contains(&nr)) && arg0 == Some(i64::from(fd)) {
+            return task.file_name().to_str().and_then(|t| t.parse().ok());
+        }
+    }
+    None
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

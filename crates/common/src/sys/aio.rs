@@ -60,33 +60,21 @@ struct GlibcSigevent {
     _pad: [u8; 32],
 }
 
-/// Byte offsets of the fields that matter, computed at compile time (`mem::offset_of!`
-/// would do, but needs Rust 1.77; the workspace supports 1.75).
-const fn sigevent_offsets() -> [usize; 4] {
-    let probe = mem::MaybeUninit::<GlibcSigevent>::uninit();
-    let base = probe.as_ptr();
-    // SAFETY: only field addresses inside one (uninitialised, never read) local are
-    // computed and subtracted; nothing is dereferenced for its value.
-    unsafe {
-        [
-            ptr::addr_of!((*base).sigev_signo).cast::<u8>().offset_from(base.cast::<u8>()) as usize,
-            ptr::addr_of!((*base).sigev_notify).cast::<u8>().offset_from(base.cast::<u8>()) as usize,
-            ptr::addr_of!((*base).sigev_notify_function).cast::<u8>().offset_from(base.cast::<u8>()) as usize,
-            ptr::addr_of!((*base).sigev_notify_attributes).cast::<u8>().offset_from(base.cast::<u8>())
-                as usize,
-        ]
-    }
-}
-
 #[cfg(all(target_os = "linux", target_env = "gnu", target_pointer_width = "64"))]
 const _: () = {
     assert!(mem::size_of::<GlibcSigevent>() == 64);
     assert!(mem::size_of::<GlibcSigevent>() == mem::size_of::<libc::sigevent>());
     assert!(mem::align_of::<GlibcSigevent>() == mem::align_of::<libc::sigevent>());
-    let [signo, notify, function, attributes] = sigevent_offsets();
-    assert!(signo == 8 && notify == 12, "sigev_signo, sigev_notify");
-    assert!(function == 16, "sigev_notify_function at offset 16");
-    assert!(attributes == 24, "sigev_notify_attributes at offset 24");
+    assert!(mem::offset_of!(GlibcSigevent, sigev_signo) == 8, "sigev_signo at offset 8");
+    assert!(mem::offset_of!(GlibcSigevent, sigev_notify) == 12, "sigev_notify at offset 12");
+    assert!(
+        mem::offset_of!(GlibcSigevent, sigev_notify_function) == 16,
+        "sigev_notify_function at offset 16"
+    );
+    assert!(
+        mem::offset_of!(GlibcSigevent, sigev_notify_attributes) == 24,
+        "sigev_notify_attributes at offset 24"
+    );
 };
 // ANCHOR_END: sigevent_mirror
 
@@ -867,6 +855,12 @@ mod tests {
         let (r, mut w) = pipe();
         let mut req = AioRead::new(Arc::clone(&r), 0, vec![0; 8]);
         req.aio_read().unwrap();
+        // Only a *running* request cannot be cancelled; wait until the worker is in read().
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while crate::aio::thread_blocked_in_read(r.as_raw_fd()).is_none() {
+            assert!(Instant::now() < deadline, "the worker never started reading");
+            std::thread::sleep(Duration::from_millis(1));
+        }
         let started = Instant::now();
         drop(req); // NOTCANCELED, waits DROP_WAIT, then leaks aiocb, buffer and fd
         assert!(started.elapsed() >= DROP_WAIT);
