@@ -16,7 +16,8 @@ fn events(stdout: &[u8]) -> Vec<Value> {
 #[test]
 fn quick_json_run_reports_measurements_ratios_plots_and_load() {
     let dir = std::env::temp_dir().join(format!("aio-lab-bench-test-{}", std::process::id()));
-    let out = bench(&["--quick", "--json", "--only", "readiness,waiting", "--plots", dir.to_str().unwrap()]);
+    let out =
+        bench(&["--quick", "--json", "--only", "readiness,waiting,aio", "--plots", dir.to_str().unwrap()]);
     assert!(out.status.success(), "stderr: {}", String::from_utf8_lossy(&out.stderr));
     let events = events(&out.stdout);
     assert_eq!(events[0]["event"], "bench_start");
@@ -31,12 +32,21 @@ fn quick_json_run_reports_measurements_ratios_plots_and_load() {
         assert!(m["p10"].as_f64().unwrap() <= m["p90"].as_f64().unwrap(), "{m}");
         assert!(m["load_max"].is_number() && m["load_high"].is_boolean(), "{m}");
     }
+    // Part 4: the cached-read comparison (3 ways) and double-buffering at 4 ratios P/L.
+    let aio: Vec<&&Value> = measurements.iter().filter(|m| m["part"] == "aio").collect();
+    assert_eq!(aio.iter().filter(|m| m["test"] == "cached_4k_read").count(), 3);
+    let ratios_pl: Vec<f64> = aio
+        .iter()
+        .filter(|m| m["test"] == "double_buffering")
+        .map(|m| m["p_over_l"].as_f64().unwrap())
+        .collect();
+    assert_eq!(ratios_pl, [0.25, 0.5, 1.0, 2.0]);
     let ratios: Vec<&Value> = events.iter().filter(|e| e["event"] == "ratio").collect();
     assert!(ratios.iter().any(|r| r["what"].as_str().unwrap().contains("Rust/C") && r["target"] == 1.1));
     assert!(ratios.iter().any(|r| r["what"] == "once: poll / epoll_wait at N=100"));
 
     let plots: Vec<&Value> = events.iter().filter(|e| e["event"] == "plot_written").collect();
-    assert_eq!(plots.len(), 3);
+    assert_eq!(plots.len(), 4);
     for plot in plots {
         let svg = std::fs::read_to_string(plot["path"].as_str().unwrap()).unwrap();
         assert!(svg.starts_with("<svg"));
