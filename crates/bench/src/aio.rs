@@ -287,7 +287,7 @@ fn double_buffering(bench: &mut Bench) -> Result<()> {
             "P/L (process time / read latency)",
             "speed-up",
             &series,
-            plot::Axes { log_x: true, log_y: false, y_ns: false },
+            plot::Axes::linear(),
         )?;
         bench.plot_written(&path);
     }
