@@ -6,12 +6,14 @@
 //!   number of watched fds grows, in Rust and in C.
 //! * [`waiting`] (part 2): CPU seconds per wall second of a blocking read vs a spin.
 //! * [`aio`] (part 4): aio_read's cost on cached data, and double-buffering's gain.
-//! * Parts 3 and 5 (curl, chat servers) build on the demos' library crates.
+//! * [`curl_bench`] (part 3): 50 slow transfers three ways, and the curl loop's cost.
+//! * Part 5 (chat servers) builds on the chat demos' library crates.
 //!
 //! [`harness`] says how figures are taken on a shared machine (interleaving, medians,
 //! load average); [`report`] prints tables and JSON; [`plot`] draws the SVGs.
 
 pub mod aio;
+pub mod curl_bench;
 mod ffi;
 pub mod harness;
 pub mod plot;
@@ -25,7 +27,6 @@ pub const PARTS: [(&str, u32); 5] = [("readiness", 1), ("waiting", 2), ("curl", 
 /// Parts whose demos have not landed yet: name and why they cannot run.
 pub fn pending(part: &str) -> Option<&'static str> {
     match part {
-        "curl" => Some("needs the curl demos' library (common::transfer, fixtures::http), not merged yet"),
         "chat" => Some("needs the chat servers (common::chat, fixtures::chat_clients, select/pselect/poll), not merged yet"),
         _ => None,
     }

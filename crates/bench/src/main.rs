@@ -104,6 +104,7 @@ fn run() -> Result<()> {
         match part {
             "readiness" => bench::readiness::run(&mut bench)?,
             "waiting" => bench::waiting::run(&mut bench)?,
+            "curl" => bench::curl_bench::run(&mut bench)?,
             "aio" => bench::aio::run(&mut bench)?,
             _ => {}
         }

@@ -16,8 +16,14 @@ fn events(stdout: &[u8]) -> Vec<Value> {
 #[test]
 fn quick_json_run_reports_measurements_ratios_plots_and_load() {
     let dir = std::env::temp_dir().join(format!("aio-lab-bench-test-{}", std::process::id()));
-    let out =
-        bench(&["--quick", "--json", "--only", "readiness,waiting,aio", "--plots", dir.to_str().unwrap()]);
+    let out = bench(&[
+        "--quick",
+        "--json",
+        "--only",
+        "readiness,waiting,curl,aio",
+        "--plots",
+        dir.to_str().unwrap(),
+    ]);
     assert!(out.status.success(), "stderr: {}", String::from_utf8_lossy(&out.stderr));
     let events = events(&out.stdout);
     assert_eq!(events[0]["event"], "bench_start");
@@ -41,12 +47,16 @@ fn quick_json_run_reports_measurements_ratios_plots_and_load() {
         .map(|m| m["p_over_l"].as_f64().unwrap())
         .collect();
     assert_eq!(ratios_pl, [0.25, 0.5, 1.0, 2.0]);
+    // Part 3: sequential, multi and select transfers; the loop cost at 2 sizes x 4 ways.
+    let curl: Vec<&&Value> = measurements.iter().filter(|m| m["part"] == "curl").collect();
+    assert_eq!(curl.iter().filter(|m| m["test"] == "transfers").count(), 3);
+    assert_eq!(curl.iter().filter(|m| m["test"] == "loop_cost").count(), 2 * 4);
     let ratios: Vec<&Value> = events.iter().filter(|e| e["event"] == "ratio").collect();
     assert!(ratios.iter().any(|r| r["what"].as_str().unwrap().contains("Rust/C") && r["target"] == 1.1));
     assert!(ratios.iter().any(|r| r["what"] == "once: poll / epoll_wait at N=100"));
 
     let plots: Vec<&Value> = events.iter().filter(|e| e["event"] == "plot_written").collect();
-    assert_eq!(plots.len(), 4);
+    assert_eq!(plots.len(), 6);
     for plot in plots {
         let svg = std::fs::read_to_string(plot["path"].as_str().unwrap()).unwrap();
         assert!(svg.starts_with("<svg"));

@@ -10,6 +10,8 @@
 //! * [`cpu`]: CPU time from getrusage, to show what waiting costs.
 //! * [`chat`]: the chat room the select, pselect and poll servers share.
 //! * [`aio`]: what the POSIX AIO demos share: process(), input checks, short-read checks.
+//! * `transfer` (feature `curl`): the transfer list, easy-handle setup, results and
+//!   summary the curl-multi and curl-select demos share.
 //! * [`sys`]: every `unsafe` block in the workspace, each with its `// SAFETY:` reason.
 
 pub mod aio;
@@ -21,6 +23,8 @@ pub mod fd;
 pub mod narrate;
 pub mod sys;
 pub mod timeline;
+#[cfg(feature = "curl")]
+pub mod transfer;
 
 pub use error::{Context, Error, Result};
 pub use narrate::Narrator;

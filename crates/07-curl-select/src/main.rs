@@ -1,0 +1,96 @@
+//! curl-select: the curl-multi transfers, with the program doing the waiting itself:
+//! `curl_multi_fdset` gives it curl's sockets, `curl_multi_timeout` how long it may
+//! sleep, and it calls `select()` (notes: "Using cURL Asynchronously", the part
+//! "Asynchronous +curl + select()").
+//!
+//! Run it: `just run curl-select` (no network needed: a local HTTP server, five URLs
+//! answering after 0.2 to 1.0 s, a 404 and a refused port). Then
+//! `just run curl-select --fd-floor 1100` to see the FD_SETSIZE trap caught, and
+//! `just trace curl-select` to see each wait as a `pselect6` system call.
+//!
+//! What to watch for:
+//! - every iteration: the fds curl hands over (which transfer each belongs to), `maxfd`,
+//!   curl's timer, the select() timeout chosen and why, and how many fds were ready;
+//! - a select() that times out is not a failure: curl_multi_perform still runs, since
+//!   curl's timers only fire inside it;
+//! - the same overlap as curl-multi, in the timeline and the summary line.
+//!
+//! Where it differs from the notes: the fd_sets are zeroed and refilled every time
+//! round, as the notes say (their fragments show one pass, not the loop); `maxfd == -1`
+//! gets a short 100 ms wait, where the notes' `select(maxfd + 1, ...)` would become
+//! `select(0, ...)` and sleep the whole timeout; curl's timer is capped at 1 s so the
+//! loop keeps a deadline (the notes wait as long as curl says); and a socket numbered
+//! 1024 (FD_SETSIZE) or more stops the demo with an explanation, because
+//! curl_multi_fdset silently leaves such fds out and select() would never see their data.
+
+use clap::Parser;
+use common::transfer::Config;
+use std::process::ExitCode;
+use std::time::Duration;
+
+const AFTER_HELP: &str = "\
+Examples:
+  curl-select                    five local delays, a 404 and a refused port, at once
+  curl-select --fd-floor 1100    curl's sockets above FD_SETSIZE: caught, not a hang
+  curl-select --parallel 2 http://example.com/ https://www.rust-lang.org/
+
+Exit status: 0 when the run completed, even if some transfers failed (each failure is
+reported as that transfer's result; a 404 or 500 is a completed transfer); 1 when every
+transfer failed, or the demo itself failed (for example a socket fd at or above
+FD_SETSIZE, which select() cannot watch); 2 for bad command-line usage.
+
+https needs a libcurl with TLS: on Debian/Ubuntu install libcurl4-openssl-dev and
+pkg-config before building (otherwise curl-sys builds its own copy without TLS).";
+
+/// Fetch many URLs at once on one thread with libcurl's multi interface, waiting in
+/// select(): each time round, curl_multi_fdset gives the sockets to watch and
+/// curl_multi_timeout how long to wait. With no URLs, fetches from a local HTTP server.
+#[derive(Parser, Debug)]
+#[command(name = "curl-select", version, after_help = AFTER_HELP)]
+struct Cli {
+    #[command(flatten)]
+    common: common::cli::CommonArgs,
+
+    /// URLs to fetch (http:// or https:// only). Default: the local server's URLs
+    #[arg(value_name = "URL")]
+    urls: Vec<String>,
+
+    /// Keep at most N transfers in flight; start the next as soon as one finishes
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..), conflicts_with = "sequential")]
+    parallel: Option<u32>,
+
+    /// Run the transfers one at a time with curl_easy_perform (the blocking baseline)
+    #[arg(long)]
+    sequential: bool,
+
+    /// Give up on a transfer after SECS seconds (CURLOPT_TIMEOUT)
+    #[arg(long, value_name = "SECS", default_value = "5", value_parser = parse_secs)]
+    timeout: Duration,
+
+    /// Fill the fd table below N first, so curl's sockets get numbers >= N
+    /// (try 1100: select() cannot watch fds of FD_SETSIZE, 1024, and above)
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(i32).range(3..65536))]
+    fd_floor: Option<i32>,
+}
+
+/// A positive number of seconds, at most an hour (`0.5`, `10`).
+fn parse_secs(s: &str) -> Result<Duration, String> {
+    match s.parse::<f64>() {
+        Ok(secs) if secs > 0.0 && secs <= 3600.0 => Ok(Duration::from_secs_f64(secs)),
+        _ => Err(format!("{s:?} is not a number of seconds between 0 and 3600")),
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    common::error::main_wrapper(|| {
+        let config = Config {
+            urls: cli.urls,
+            parallel: cli.parallel.map(|n| n as usize),
+            sequential: cli.sequential,
+            timeout: cli.timeout,
+            fd_floor: cli.fd_floor,
+        };
+        curl_select::run(&config, &cli.common.narrator()).map(|_| ())
+    })
+}
