@@ -35,18 +35,21 @@ lint:
 # Everything CI checks: formatting, lints, tests, then every demo
 ci: lint test demos
 
-# Run a demo under strace -f, showing only the system calls that demo is about
+# Run a demo under strace, showing only the system calls that demo is about
 trace NAME *ARGS:
     #!/usr/bin/env bash
     set -euo pipefail
+    # -f follows threads; the curl demos do all curl work on the main thread, and the
+    # fixture server's threads would only add noise there.
+    follow="-f"
     case "{{NAME}}" in
       blocking-read)    calls=read,write,openat,pipe2,socketpair,getrusage ;;
       nonblocking-read) calls=preadv2,fcntl,accept4,recvfrom,getrusage,fadvise64 ;;  # read: millions of EAGAINs
       select)           calls=pselect6,select,accept4,read,write,close ;;
       pselect)          calls=pselect6,rt_sigprocmask,rt_sigaction,kill,tgkill,accept4,close ;;
       poll)             calls=poll,ppoll,accept4,close,setrlimit,prlimit64 ;;
-      curl-multi)       calls=poll,ppoll,socket,connect,recvfrom,sendto ;;
-      curl-select)      calls=pselect6,select,poll,socket,connect ;;
+      curl-multi)       calls=poll,ppoll,pselect6,socket,connect,recvfrom,sendto; follow="" ;;
+      curl-select)      calls=pselect6,select,poll,socket,connect; follow="" ;;
       aio-poll-loop)    calls=clone,clone3,pread64,read,io_submit,io_setup,clock_nanosleep,futex ;;
       aio-callback)     calls=clone,clone3,pread64,read,io_submit,io_setup,futex,rt_sigqueueinfo,rt_sigtimedwait ;;
       aio-cancel)       calls=clone,clone3,pread64,read,write,io_submit,io_setup,futex ;;
@@ -55,8 +58,8 @@ trace NAME *ARGS:
     command -v strace >/dev/null || { echo "error: strace is not installed (apt-get install strace)" >&2; exit 1; }
     cargo build -q -p "$1"
     shift
-    echo "strace -f -e trace=$calls {{target}}/debug/{{NAME}} $*" >&2
-    strace -f -qq -e trace="$calls" "{{target}}/debug/{{NAME}}" "$@"
+    echo "strace $follow -e trace=$calls {{target}}/debug/{{NAME}} $*" >&2
+    strace $follow -qq -e trace="$calls" "{{target}}/debug/{{NAME}}" "$@"
 
 # Start the local HTTP fixture server on its own (prints its address): `just serve 127.0.0.1:8080`
 serve *ARGS:

@@ -49,10 +49,17 @@ struct Cli {
     /// Draw no plots
     #[arg(long, conflicts_with = "plots")]
     no_plots: bool,
+
+    /// Internal: run one chat server (select, pselect or poll) for part 5 and exit
+    #[arg(long, hide = true, value_name = "CALL")]
+    chat_server: Option<String>,
 }
 
 fn run() -> Result<()> {
     let cli = Cli::parse();
+    if let Some(call) = &cli.chat_server {
+        return bench::chat::serve_child(call);
+    }
     for part in &cli.only {
         if !bench::PARTS.iter().any(|(name, _)| name == part) {
             return Err(Error::usage(format!(
@@ -106,6 +113,7 @@ fn run() -> Result<()> {
             "waiting" => bench::waiting::run(&mut bench)?,
             "curl" => bench::curl_bench::run(&mut bench)?,
             "aio" => bench::aio::run(&mut bench)?,
+            "chat" => bench::chat::run(&mut bench)?,
             _ => {}
         }
     }

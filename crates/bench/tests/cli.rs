@@ -20,7 +20,7 @@ fn quick_json_run_reports_measurements_ratios_plots_and_load() {
         "--quick",
         "--json",
         "--only",
-        "readiness,waiting,curl,aio",
+        "readiness,waiting,curl,aio,chat",
         "--plots",
         dir.to_str().unwrap(),
     ]);
@@ -51,12 +51,16 @@ fn quick_json_run_reports_measurements_ratios_plots_and_load() {
     let curl: Vec<&&Value> = measurements.iter().filter(|m| m["part"] == "curl").collect();
     assert_eq!(curl.iter().filter(|m| m["test"] == "transfers").count(), 3);
     assert_eq!(curl.iter().filter(|m| m["test"] == "loop_cost").count(), 2 * 4);
+    // Part 5: 3 servers x 2 sizes, every line checked.
+    let chat: Vec<&&Value> = measurements.iter().filter(|m| m["part"] == "chat").collect();
+    assert_eq!(chat.len(), 3 * 2);
+    assert!(chat.iter().all(|m| m["exact"] == true), "{chat:?}");
     let ratios: Vec<&Value> = events.iter().filter(|e| e["event"] == "ratio").collect();
     assert!(ratios.iter().any(|r| r["what"].as_str().unwrap().contains("Rust/C") && r["target"] == 1.1));
     assert!(ratios.iter().any(|r| r["what"] == "once: poll / epoll_wait at N=100"));
 
     let plots: Vec<&Value> = events.iter().filter(|e| e["event"] == "plot_written").collect();
-    assert_eq!(plots.len(), 6);
+    assert_eq!(plots.len(), 7);
     for plot in plots {
         let svg = std::fs::read_to_string(plot["path"].as_str().unwrap()).unwrap();
         assert!(svg.starts_with("<svg"));
@@ -67,13 +71,10 @@ fn quick_json_run_reports_measurements_ratios_plots_and_load() {
 }
 
 #[test]
-fn pending_parts_say_why() {
-    let out = bench(&["--quick", "--json", "--no-plots", "--only", "waiting,chat"]);
-    assert!(out.status.success());
-    let events = events(&out.stdout);
-    for pending in events.iter().filter(|e| e["event"] == "part_pending") {
-        assert!(pending["reason"].as_str().unwrap().contains("needs"), "{pending}");
-    }
+fn the_chat_server_child_refuses_an_unknown_call() {
+    let out = bench(&["--chat-server", "epoll"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).starts_with("error: usage: --chat-server \"epoll\""));
 }
 
 #[test]

@@ -15,6 +15,10 @@ use std::fmt::Display;
 use std::io::{IsTerminal, Write};
 use std::time::Instant;
 
+/// Columns for the bars of a timeline: leaves room for labels and notes on an
+/// 80-column terminal in most demos.
+pub const TIMELINE_WIDTH: usize = 40;
+
 /// Text styles used in the human output.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Style {
@@ -164,7 +168,7 @@ impl Narrator {
         } else if self.json {
             self.data("timeline", timeline.to_json());
         } else {
-            let _ = write!(std::io::stdout().lock(), "{}", timeline.render(60, self.color));
+            let _ = write!(std::io::stdout().lock(), "{}", timeline.render(TIMELINE_WIDTH, self.color));
         }
     }
 

@@ -110,9 +110,12 @@ impl Timeline {
         let axis: String = axis.into_iter().collect();
         out.push_str(&format!("{:label_width$}  {}\n", self.title, axis.trim_end()));
         for bar in &self.bars {
+            // A zero-length bar at the right edge is drawn in the last column, not past it.
             let (from, to) = (col(bar.start_ms).min(width), col(bar.end_ms).min(width));
+            let zero_length = to == from;
+            let from = if zero_length { from.min(width - 1) } else { from };
             let mut line = " ".repeat(from);
-            if to > from {
+            if !zero_length {
                 line.push_str(&"█".repeat(to - from));
             } else {
                 line.push('▏');
@@ -203,6 +206,19 @@ mod tests {
         t.add("slow", 0.0, 500.0, "");
         let text = t.render(20, false);
         assert!(text.contains('▏'), "{text}");
+    }
+
+    #[test]
+    fn a_zero_length_bar_at_the_end_stays_inside_the_chart() {
+        let mut t = Timeline::new("timeline");
+        t.add("long", 0.0, 1000.0, "ok");
+        t.add("last", 1000.0, 1000.0, "refused");
+        let text = t.render(20, false);
+        let lines: Vec<&str> = text.lines().collect();
+        let column = |line: &str, text: &str| line.find(text).map(|at| line[..at].chars().count());
+        assert_eq!(column(lines[1], "ok"), column(lines[2], "refused"), "{text}");
+        // label column (8, "timeline") + 2 spaces + the last of 20 bar columns
+        assert_eq!(column(lines[2], "▏"), Some(8 + 2 + 19), "{text}");
     }
 
     #[test]

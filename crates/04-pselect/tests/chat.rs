@@ -1,0 +1,169 @@
+//! The pselect chat server, run as a real binary against real TCP clients.
+
+use fixtures::chat_clients::{checks, expected_transcripts, ChatClient, ServerProcess, CLIENTS};
+use nix::sys::signal::Signal;
+use serde_json::Value;
+use std::io::Write;
+use std::process::Command;
+use std::time::Duration;
+
+const BIN: &str = env!("CARGO_BIN_EXE_pselect");
+const CALL: &str = "pselect";
+
+fn events(stdout: &[u8]) -> Vec<Value> {
+    String::from_utf8_lossy(stdout)
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}")))
+        .collect()
+}
+
+#[test]
+fn scripted_chat_delivers_exactly_the_script() {
+    let out = Command::new(BIN).arg("--json").output().unwrap();
+    assert!(out.status.success(), "stderr: {}", String::from_utf8_lossy(&out.stderr));
+    let events = events(&out.stdout);
+    for e in &events {
+        assert!(e["t_ms"].is_f64() && e["event"].is_string(), "{e}");
+    }
+    let expected = expected_transcripts();
+    for (name, want) in CLIENTS.iter().zip(&expected) {
+        let got = events
+            .iter()
+            .find(|e| e["event"] == "client_received" && e["client"] == *name)
+            .unwrap_or_else(|| panic!("no client_received for {name}"));
+        let lines: Vec<String> = serde_json::from_value(got["lines"].clone()).unwrap();
+        assert_eq!(&lines, want, "{name}");
+    }
+    // The wait call is the one this demo is about, and its timeout branch ran.
+    assert!(events.iter().filter(|e| e["event"] == "wait").all(|e| e["call"] == CALL));
+    assert!(events.iter().any(|e| e["event"] == "still_waiting"));
+    let fds = events.iter().find(|e| e["event"] == "fds").unwrap();
+    assert_eq!(fds["before"], fds["after"], "fd leak: {fds}");
+    let check = events.iter().find(|e| e["event"] == "scenario_check").unwrap();
+    assert_eq!(check["ok"], true);
+    // The escape sequence was stripped, and the half line was dropped, both narrated.
+    assert!(events.iter().any(|e| e["event"] == "sanitized" && e["stripped"] == 14));
+    assert!(events.iter().any(|e| e["event"] == "partial_dropped" && e["bytes"] == 9));
+}
+
+#[test]
+fn abrupt_disconnects_half_line_and_reset() {
+    checks::abrupt_disconnects(BIN).unwrap();
+}
+
+#[test]
+fn a_client_that_never_reads_is_dropped_and_others_keep_receiving() {
+    checks::slow_reader_dropped(BIN).unwrap();
+}
+
+#[test]
+fn garbage_invalid_utf8_and_overlong_lines_are_cleaned() {
+    checks::garbage_is_cleaned(BIN).unwrap();
+}
+
+#[test]
+fn open_fds_return_to_baseline_after_everyone_leaves() {
+    checks::fds_return_to_baseline(BIN).unwrap();
+}
+
+#[test]
+fn listen_on_a_port_in_use_is_one_error_line_and_exit_1() {
+    checks::port_in_use(BIN).unwrap();
+}
+
+/// SIGTERM in the middle of a busy chat: every client gets the goodbye, the server
+/// flushes, closes and exits 0.
+#[test]
+fn sigterm_during_a_busy_chat_says_goodbye_to_everyone_and_exits_0() {
+    const GOODBYE: &str = "* server shutting down (SIGTERM); bye";
+    let server = ServerProcess::start(BIN, &[]).unwrap();
+    let mut clients = Vec::new();
+    let mut writers = Vec::new();
+    for i in 0..5 {
+        let client = ChatClient::connect(&format!("c{i}"), server.chat).unwrap();
+        client.wait_lines(1, Duration::from_secs(5)).unwrap();
+        let mut stream = client.writer().unwrap();
+        // Talk non-stop until the server stops taking it.
+        writers.push(std::thread::spawn(move || {
+            for k in 0..100_000 {
+                if stream.write_all(format!("c{i} says {k}\n").as_bytes()).is_err() {
+                    return k;
+                }
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            100_000
+        }));
+        clients.push(client);
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    server.signal(Signal::SIGTERM).unwrap();
+    for client in &clients {
+        client.wait_for("the goodbye", Duration::from_secs(5), |l| l == GOODBYE).unwrap();
+        client.wait_closed(Duration::from_secs(5)).unwrap();
+    }
+    let out = server.wait(Duration::from_secs(5)).unwrap();
+    assert!(out.status.success(), "{:?} {}", out.status, out.stderr);
+    let events: Vec<Value> = out.stdout.iter().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert!(events.iter().any(|e| e["event"] == "signal" && e["signal"] == "SIGTERM"));
+    let shutdown = events.iter().find(|e| e["event"] == "shutdown").unwrap();
+    assert_eq!(shutdown["told"], 5, "{shutdown}");
+    for (client, writer) in clients.into_iter().zip(writers) {
+        drop(client);
+        let sent = writer.join().unwrap();
+        assert!(sent > 10, "a client barely talked: {sent} lines");
+    }
+}
+
+#[test]
+fn sigusr1_prints_the_counters_and_the_server_carries_on() {
+    let server = ServerProcess::start(BIN, &[]).unwrap();
+    let client = ChatClient::connect("c", server.chat).unwrap();
+    client.wait_lines(1, Duration::from_secs(5)).unwrap();
+    server.signal(Signal::SIGUSR1).unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while !server.stdout_so_far().iter().any(|l| l.contains("\"event\":\"counters\"")) {
+        assert!(std::time::Instant::now() < deadline, "no counters event");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let line = server.stdout_so_far().into_iter().find(|l| l.contains("\"event\":\"counters\"")).unwrap();
+    assert!(line.contains("clients=1 accepted=1"), "{line}");
+    drop(client);
+    let out = server.stop().unwrap();
+    assert!(out.status.success());
+}
+
+/// The lost wake-up, deterministically: select() sleeps its whole timeout through a
+/// signal delivered just before it; pselect() returns EINTR at once.
+#[test]
+fn show_race_select_sleeps_through_the_signal_and_pselect_does_not() {
+    let out = Command::new(BIN).args(["--show-race", "--json"]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let events = events(&out.stdout);
+    let result = |variant: &str| {
+        events.iter().find(|e| e["event"] == "race_result" && e["variant"] == variant).unwrap()
+    };
+    let (plain, atomic) = (result("select"), result("pselect"));
+    assert_eq!(plain["result"], "returned 0", "{plain}");
+    assert_eq!(plain["flag"], true);
+    assert!(plain["slept_ms"].as_f64().unwrap() >= 1400.0, "{plain}");
+    assert_eq!(atomic["result"], "failed with EINTR", "{atomic}");
+    assert_eq!(atomic["flag"], true);
+    assert!(atomic["slept_ms"].as_f64().unwrap() < 500.0, "{atomic}");
+}
+
+/// pselect() is the pselect6 system call with a signal mask as its sixth argument
+/// (strace shows it as a struct), where select() passes NULL.
+#[test]
+fn strace_shows_pselect6_with_a_sigmask() {
+    let Some(trace) = checks::strace(BIN, "pselect6,rt_sigprocmask", &[]).unwrap() else { return };
+    let calls: Vec<&str> = trace.lines().filter(|l| l.contains("pselect6(")).collect();
+    assert!(!calls.is_empty(), "{trace}");
+    // pselect6(5, [3 4], [], NULL, {tv_sec=0, tv_nsec=400000000}, {sigmask=[], sigsetsize=8}) = 1
+    for call in &calls {
+        let args = call.split(") = ").next().unwrap().split(" <unfinished").next().unwrap();
+        assert!(!args.ends_with(", NULL"), "no sigmask: {call}");
+        assert!(args.contains("sigmask=") || args.ends_with(", 8}"), "no sigmask: {call}");
+    }
+    // The three signals are blocked outside pselect.
+    assert!(trace.contains("rt_sigprocmask(SIG_BLOCK, [INT USR1 TERM]"), "{trace}");
+}
