@@ -167,7 +167,7 @@ struct Trial {
 /// The double-buffering comparison at several P/L.
 fn double_buffering(bench: &mut Bench) -> Result<()> {
     // L: the device's latency per input (4 chunks of 4 KiB).
-    let (chunk_ms, inputs, rounds) = if bench.quick { (1u64, 6usize, 1usize) } else { (3, 24, 3) };
+    let (chunk_ms, inputs, rounds) = if bench.quick { (1u64, 6usize, 1usize) } else { (3, 24, 5) };
     let ratios = [0.25, 0.5, 1.0, 2.0];
     let texts: Vec<Vec<u8>> = (0..inputs).map(|i| sample_text(i, 4 * BLOCK)).collect();
     let device = SlowDevice::new(texts, Duration::from_millis(chunk_ms))?;

@@ -297,7 +297,7 @@ pub fn run(bench: &mut Bench) -> Result<()> {
     );
     common::fd::raise_nofile_limit(8192)?;
     let (sizes, rounds): (Vec<(usize, usize)>, usize) =
-        if bench.quick { (vec![(5, 5), (20, 5)], 1) } else { (vec![(10, 2000), (100, 100), (1000, 5)], 3) };
+        if bench.quick { (vec![(5, 5), (20, 5)], 1) } else { (vec![(10, 2000), (100, 100), (1000, 5)], 5) };
     let mut table = Table::new(&[
         "N clients",
         "M lines each",

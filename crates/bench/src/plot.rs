@@ -56,10 +56,17 @@ impl Axes {
     }
 }
 
-/// A tick label without needless decimals: `1000`, `0.5`, `2.25`.
+/// A tick label without needless decimals: `1000`, `0.5`, `2.25`, and big numbers
+/// shortened: `250k`, `4.5M`.
 fn plain(v: f64) -> String {
-    let s = format!("{v:.2}");
-    s.trim_end_matches('0').trim_end_matches('.').to_string()
+    let trim = |s: String| s.trim_end_matches('0').trim_end_matches('.').to_string();
+    if v.abs() >= 1e6 {
+        format!("{}M", trim(format!("{:.2}", v / 1e6)))
+    } else if v.abs() >= 1e4 {
+        format!("{}k", trim(format!("{:.1}", v / 1e3)))
+    } else {
+        trim(format!("{v:.2}"))
+    }
 }
 
 /// A tick label in the time unit that reads best: `500 ns`, `10 us`, `1.5 ms`.
@@ -206,6 +213,17 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn tick_labels_read_well() {
+        assert_eq!(plain(1000.0), "1000");
+        assert_eq!(plain(0.25), "0.25");
+        assert_eq!(plain(250_000.0), "250k");
+        assert_eq!(plain(4_500_000.0), "4.5M");
+        assert_eq!(nanos(500.0), "500 ns");
+        assert_eq!(nanos(10_000.0), "10 us");
+        assert_eq!(nanos(1_500_000.0), "1.5 ms");
+    }
 
     #[test]
     fn draws_an_svg_with_lines_and_legend() {
