@@ -45,9 +45,9 @@ trace NAME *ARGS:
     case "{{NAME}}" in
       blocking-read)    calls=read,write,openat,pipe2,socketpair,getrusage ;;
       nonblocking-read) calls=preadv2,fcntl,accept4,recvfrom,getrusage,fadvise64 ;;  # read: millions of EAGAINs
-      select)           calls=pselect6,select,accept4,read,write,close ;;
+      select)           calls=pselect6,select,accept4,recvfrom,sendto,close ;;
       pselect)          calls=pselect6,rt_sigprocmask,rt_sigaction,kill,tgkill,accept4,close ;;
-      poll)             calls=poll,ppoll,accept4,close,setrlimit,prlimit64 ;;
+      poll)             calls=poll,ppoll,accept4,recvfrom,sendto,close,prlimit64,setrlimit ;;
       curl-multi)       calls=poll,ppoll,pselect6,socket,connect,recvfrom,sendto; follow="" ;;
       curl-select)      calls=pselect6,select,poll,socket,connect; follow="" ;;
       aio-poll-loop)    calls=clone,clone3,pread64,read,io_submit,io_setup,clock_nanosleep,futex ;;

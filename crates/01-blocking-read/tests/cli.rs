@@ -5,15 +5,14 @@
 use serde_json::Value;
 use std::process::{Command, Output};
 
-fn run(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_blocking-read")).args(args).output().unwrap()
+fn json(args: &[&str]) -> fixtures::demo::DemoRun {
+    let run = fixtures::demo::run_json(env!("CARGO_BIN_EXE_blocking-read"), args);
+    run.assert_clean_success();
+    run
 }
 
-fn events(out: &Output) -> Vec<Value> {
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}")))
-        .collect()
+fn run(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_blocking-read")).args(args).output().unwrap()
 }
 
 fn find<'a>(events: &'a [Value], name: &str, source: &str) -> Vec<&'a Value> {
@@ -22,21 +21,17 @@ fn find<'a>(events: &'a [Value], name: &str, source: &str) -> Vec<&'a Value> {
 
 #[test]
 fn json_events_show_file_at_once_and_pipe_and_socket_blocking() {
-    let out = run(&["--json"]);
-    assert!(out.status.success(), "stderr: {}", String::from_utf8_lossy(&out.stderr));
-    let events = events(&out);
-    for e in &events {
-        assert!(e["t_ms"].is_number() && e["event"].is_string(), "{e}");
-    }
+    let out = json(&[]);
+    let events = &out.events;
     assert_eq!(events[0]["event"], "demo");
 
-    let file_reads = find(&events, "read_returned", "file");
+    let file_reads = find(events, "read_returned", "file");
     assert_eq!(file_reads.len(), 2);
     assert_eq!(file_reads[0]["bytes"], 26);
     assert_eq!(file_reads[1]["bytes"], 0);
 
     for source in ["pipe", "socket"] {
-        let reads = find(&events, "read_returned", source);
+        let reads = find(events, "read_returned", source);
         assert_eq!(reads.len(), 2, "{source}");
         let blocked = reads[0]["blocked_ms"].as_f64().unwrap();
         assert!(blocked >= 800.0, "{source} read blocked only {blocked} ms");
@@ -54,11 +49,10 @@ fn a_named_file_is_read_exactly() {
     let path = std::env::temp_dir().join(format!("blocking-read-test-{}", std::process::id()));
     let contents: Vec<u8> = (0..10_000u32).map(|i| (i % 251) as u8).collect();
     std::fs::write(&path, &contents).unwrap();
-    let out = run(&["--json", "--delay-ms", "10", path.to_str().unwrap()]);
+    let out = json(&["--delay-ms", "10", path.to_str().unwrap()]);
     std::fs::remove_file(&path).unwrap();
-    assert!(out.status.success());
-    let events = events(&out);
-    let done = find(&events, "file_done", "file");
+    let events = &out.events;
+    let done = find(events, "file_done", "file");
     assert_eq!(done[0]["bytes"], 10_000);
     // 10 000 bytes with a 4096-byte buffer: 4096 + 4096 + 1808, then 0.
     assert_eq!(done[0]["calls"], 4);

@@ -5,15 +5,14 @@
 use serde_json::Value;
 use std::process::{Command, Output};
 
-fn run(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_nonblocking-read")).args(args).output().unwrap()
+fn json(args: &[&str]) -> fixtures::demo::DemoRun {
+    let run = fixtures::demo::run_json(env!("CARGO_BIN_EXE_nonblocking-read"), args);
+    run.assert_clean_success();
+    run
 }
 
-fn events(out: &Output) -> Vec<Value> {
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}")))
-        .collect()
+fn run(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_nonblocking-read")).args(args).output().unwrap()
 }
 
 fn one<'a>(events: &'a [Value], name: &str, key: &str, value: &str) -> &'a Value {
@@ -24,29 +23,25 @@ fn one<'a>(events: &'a [Value], name: &str, key: &str, value: &str) -> &'a Value
 
 #[test]
 fn file_never_eagain_pipe_eagain_and_accept_eagain() {
-    let out = run(&["--json", "--delay-ms", "500", "--file-kib", "2048"]);
-    assert!(out.status.success(), "stderr: {}", String::from_utf8_lossy(&out.stderr));
-    let events = events(&out);
-    for e in &events {
-        assert!(e["t_ms"].is_number() && e["event"].is_string(), "{e}");
-    }
+    let out = json(&["--delay-ms", "500", "--file-kib", "2048"]);
+    let events = &out.events;
 
     // 1. O_NONBLOCK was set on the file and no read gave EAGAIN; every byte came back.
     let open = events.iter().find(|e| e["event"] == "open").unwrap();
     assert_eq!(open["nonblocking"], true);
-    let file = one(&events, "polling_summary", "source", "file");
+    let file = one(events, "polling_summary", "source", "file");
     assert_eq!(file["eagain_count"], 0);
     assert_eq!(file["bytes"], 2048 * 1024);
     // Once the file has been read it is cached, so RWF_NOWAIT succeeds. (Before, on an
     // evicted file, it says EAGAIN on most file systems; that is not asserted.)
-    let cached = one(&events, "nowait_read", "when", "cached");
+    let cached = one(events, "nowait_read", "when", "cached");
     assert!(cached["result"]["bytes"].as_i64().unwrap() > 0 || cached["result"]["errno"] == "EOPNOTSUPP");
 
     // 2. The pipe: EAGAIN many times, then the data.
-    let pipe = one(&events, "polling_summary", "source", "pipe");
+    let pipe = one(events, "polling_summary", "source", "pipe");
     assert!(pipe["eagain_count"].as_u64().unwrap() > 0);
     assert_eq!(pipe["data"], "data, at last\n");
-    let first = one(&events, "read_returned", "source", "pipe");
+    let first = one(events, "read_returned", "source", "pipe");
     assert_eq!(first["errno"], "EAGAIN");
     let baseline = events.iter().find(|e| e["event"] == "blocking_baseline").unwrap();
     assert!(baseline["blocked_ms"].as_f64().unwrap() >= 400.0);

@@ -1,46 +1,14 @@
 //! The select chat server, run as a real binary against real TCP clients.
 
-use fixtures::chat_clients::{checks, expected_transcripts, CLIENTS};
-use serde_json::Value;
-use std::process::Command;
+use fixtures::chat_clients::checks;
+use fixtures::demo::{run_json, strace};
 
 const BIN: &str = env!("CARGO_BIN_EXE_select");
 const CALL: &str = "select";
 
-fn events(stdout: &[u8]) -> Vec<Value> {
-    String::from_utf8_lossy(stdout)
-        .lines()
-        .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}")))
-        .collect()
-}
-
 #[test]
 fn scripted_chat_delivers_exactly_the_script() {
-    let out = Command::new(BIN).arg("--json").output().unwrap();
-    assert!(out.status.success(), "stderr: {}", String::from_utf8_lossy(&out.stderr));
-    let events = events(&out.stdout);
-    for e in &events {
-        assert!(e["t_ms"].is_f64() && e["event"].is_string(), "{e}");
-    }
-    let expected = expected_transcripts();
-    for (name, want) in CLIENTS.iter().zip(&expected) {
-        let got = events
-            .iter()
-            .find(|e| e["event"] == "client_received" && e["client"] == *name)
-            .unwrap_or_else(|| panic!("no client_received for {name}"));
-        let lines: Vec<String> = serde_json::from_value(got["lines"].clone()).unwrap();
-        assert_eq!(&lines, want, "{name}");
-    }
-    // The wait call is the one this demo is about, and its timeout branch ran.
-    assert!(events.iter().filter(|e| e["event"] == "wait").all(|e| e["call"] == CALL));
-    assert!(events.iter().any(|e| e["event"] == "still_waiting"));
-    let fds = events.iter().find(|e| e["event"] == "fds").unwrap();
-    assert_eq!(fds["before"], fds["after"], "fd leak: {fds}");
-    let check = events.iter().find(|e| e["event"] == "scenario_check").unwrap();
-    assert_eq!(check["ok"], true);
-    // The escape sequence was stripped, and the half line was dropped, both narrated.
-    assert!(events.iter().any(|e| e["event"] == "sanitized" && e["stripped"] == 14));
-    assert!(events.iter().any(|e| e["event"] == "partial_dropped" && e["bytes"] == 9));
+    checks::scripted_chat(BIN, CALL);
 }
 
 #[test]
@@ -72,11 +40,11 @@ fn listen_on_a_port_in_use_is_one_error_line_and_exit_1() {
 /// `--clients`, runs as a child process, and must refuse those clients, not panic.
 #[test]
 fn fds_past_fd_setsize_are_refused_not_a_panic() {
-    let out = Command::new(BIN).args(["--clients", "1100", "--json"]).output().unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "stderr: {stderr}");
+    let out = run_json(BIN, &["--clients", "1100"]);
+    let stderr = &out.stderr;
+    assert_eq!(out.code, 0, "stderr: {stderr}");
     assert!(!stderr.contains("panicked"), "{stderr}");
-    let events = events(&out.stdout);
+    let events = &out.events;
     let done = events.iter().find(|e| e["event"] == "crowd_done").unwrap();
     let (served, refused) = (done["served"].as_u64().unwrap(), done["refused"].as_u64().unwrap());
     assert_eq!(served + refused, 1100, "{done}");
@@ -91,7 +59,7 @@ fn fds_past_fd_setsize_are_refused_not_a_panic() {
 /// signal mask): the same kernel entry point as pselect, without the mask.
 #[test]
 fn strace_shows_pselect6_with_a_null_sigmask() {
-    let Some(trace) = checks::strace(BIN, "pselect6,select", &[]).unwrap() else { return };
+    let Some(trace) = strace(BIN, &[], "pselect6,select") else { return };
     let calls: Vec<&str> = trace.lines().filter(|l| l.contains("pselect6(")).collect();
     assert!(!calls.is_empty(), "{trace}");
     // pselect6(5, [3 4], [], NULL, {tv_sec=0, tv_nsec=400000000}, NULL) = 1 (...)

@@ -109,6 +109,7 @@ pub fn serve(room: &mut ChatRoom, n: &Narrator, timeout: Duration, wait_mask: &S
 // ANCHOR: stop
 /// SIGINT or SIGTERM arrived: say goodbye to every client, flush, close, report.
 fn stop(room: &mut ChatRoom, n: &Narrator, signal: Signal) -> Result<()> {
+    STOPPED_BY.store(signal as i32, std::sync::atomic::Ordering::Relaxed);
     n.event_styled(
         "signal",
         json!({"signal": signal.as_str()}),
@@ -248,11 +249,36 @@ pub fn listen(n: &Narrator, addr: SocketAddr) -> Result<()> {
 }
 
 /// No arguments: the scripted chat, narrated and checked.
+///
+/// Ctrl-C during the script stops the server cleanly (every client is told); the
+/// script is then cut short, and that, not a client's complaint, is the error shown.
 pub fn scenario(n: &Narrator) -> Result<()> {
     n.title(TITLE.0, TITLE.1, TITLE.2);
     let wait_mask = block_signals(n)?; // before the script's threads start
-    fixtures::chat_clients::scenario(n, prepare, |room| serve(room, n, SCENARIO_TIMEOUT, &wait_mask))
+    let result =
+        fixtures::chat_clients::scenario(n, prepare, |room| serve(room, n, SCENARIO_TIMEOUT, &wait_mask));
+    match (result, stopped_by_signal()) {
+        (Err(_), Some(signal)) => Err(Error::msg(
+            "scripted chat",
+            format!(
+                "stopped by {} before the script finished (every client was told goodbye)",
+                signal.as_str()
+            ),
+        )),
+        (result, _) => result,
+    }
 }
+
+/// The signal [`stop`] handled last, if any.
+fn stopped_by_signal() -> Option<Signal> {
+    match STOPPED_BY.load(std::sync::atomic::Ordering::Relaxed) {
+        0 => None,
+        signo => Signal::try_from(signo).ok(),
+    }
+}
+
+/// Set by [`stop`]: which signal ended the serve loop (0: none).
+static STOPPED_BY: std::sync::atomic::AtomicI32 = std::sync::atomic::AtomicI32::new(0);
 
 /// `--clients N`: N clients at once; as with select, fds past 1023 are refused.
 pub fn crowd(n: &Narrator, count: usize) -> Result<()> {

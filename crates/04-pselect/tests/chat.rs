@@ -1,49 +1,17 @@
 //! The pselect chat server, run as a real binary against real TCP clients.
 
-use fixtures::chat_clients::{checks, expected_transcripts, ChatClient, ServerProcess, CLIENTS};
+use fixtures::chat_clients::{checks, ChatClient, ServerProcess};
+use fixtures::demo::{run_json, strace};
 use nix::sys::signal::Signal;
-use serde_json::Value;
 use std::io::Write;
-use std::process::Command;
 use std::time::Duration;
 
 const BIN: &str = env!("CARGO_BIN_EXE_pselect");
 const CALL: &str = "pselect";
 
-fn events(stdout: &[u8]) -> Vec<Value> {
-    String::from_utf8_lossy(stdout)
-        .lines()
-        .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}")))
-        .collect()
-}
-
 #[test]
 fn scripted_chat_delivers_exactly_the_script() {
-    let out = Command::new(BIN).arg("--json").output().unwrap();
-    assert!(out.status.success(), "stderr: {}", String::from_utf8_lossy(&out.stderr));
-    let events = events(&out.stdout);
-    for e in &events {
-        assert!(e["t_ms"].is_f64() && e["event"].is_string(), "{e}");
-    }
-    let expected = expected_transcripts();
-    for (name, want) in CLIENTS.iter().zip(&expected) {
-        let got = events
-            .iter()
-            .find(|e| e["event"] == "client_received" && e["client"] == *name)
-            .unwrap_or_else(|| panic!("no client_received for {name}"));
-        let lines: Vec<String> = serde_json::from_value(got["lines"].clone()).unwrap();
-        assert_eq!(&lines, want, "{name}");
-    }
-    // The wait call is the one this demo is about, and its timeout branch ran.
-    assert!(events.iter().filter(|e| e["event"] == "wait").all(|e| e["call"] == CALL));
-    assert!(events.iter().any(|e| e["event"] == "still_waiting"));
-    let fds = events.iter().find(|e| e["event"] == "fds").unwrap();
-    assert_eq!(fds["before"], fds["after"], "fd leak: {fds}");
-    let check = events.iter().find(|e| e["event"] == "scenario_check").unwrap();
-    assert_eq!(check["ok"], true);
-    // The escape sequence was stripped, and the half line was dropped, both narrated.
-    assert!(events.iter().any(|e| e["event"] == "sanitized" && e["stripped"] == 14));
-    assert!(events.iter().any(|e| e["event"] == "partial_dropped" && e["bytes"] == 9));
+    checks::scripted_chat(BIN, CALL);
 }
 
 #[test]
@@ -103,7 +71,8 @@ fn sigterm_during_a_busy_chat_says_goodbye_to_everyone_and_exits_0() {
     }
     let out = server.wait(Duration::from_secs(5)).unwrap();
     assert!(out.status.success(), "{:?} {}", out.status, out.stderr);
-    let events: Vec<Value> = out.stdout.iter().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let events: Vec<serde_json::Value> =
+        out.stdout.iter().map(|l| serde_json::from_str(l).unwrap()).collect();
     assert!(events.iter().any(|e| e["event"] == "signal" && e["signal"] == "SIGTERM"));
     let shutdown = events.iter().find(|e| e["event"] == "shutdown").unwrap();
     assert_eq!(shutdown["told"], 5, "{shutdown}");
@@ -136,9 +105,9 @@ fn sigusr1_prints_the_counters_and_the_server_carries_on() {
 /// signal delivered just before it; pselect() returns EINTR at once.
 #[test]
 fn show_race_select_sleeps_through_the_signal_and_pselect_does_not() {
-    let out = Command::new(BIN).args(["--show-race", "--json"]).output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let events = events(&out.stdout);
+    let out = run_json(BIN, &["--show-race"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let events = &out.events;
     let result = |variant: &str| {
         events.iter().find(|e| e["event"] == "race_result" && e["variant"] == variant).unwrap()
     };
@@ -155,7 +124,7 @@ fn show_race_select_sleeps_through_the_signal_and_pselect_does_not() {
 /// (strace shows it as a struct), where select() passes NULL.
 #[test]
 fn strace_shows_pselect6_with_a_sigmask() {
-    let Some(trace) = checks::strace(BIN, "pselect6,rt_sigprocmask", &[]).unwrap() else { return };
+    let Some(trace) = strace(BIN, &[], "pselect6,rt_sigprocmask") else { return };
     let calls: Vec<&str> = trace.lines().filter(|l| l.contains("pselect6(")).collect();
     assert!(!calls.is_empty(), "{trace}");
     // pselect6(5, [3 4], [], NULL, {tv_sec=0, tv_nsec=400000000}, {sigmask=[], sigsetsize=8}) = 1

@@ -26,7 +26,6 @@
 use clap::Parser;
 use common::transfer::Config;
 use std::process::ExitCode;
-use std::time::Duration;
 
 const AFTER_HELP: &str = "\
 Examples:
@@ -50,46 +49,11 @@ struct Cli {
     #[command(flatten)]
     common: common::cli::CommonArgs,
 
-    /// URLs to fetch (http:// or https:// only). Default: the local server's URLs
-    #[arg(value_name = "URL")]
-    urls: Vec<String>,
-
-    /// Keep at most N transfers in flight; start the next as soon as one finishes
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..), conflicts_with = "sequential")]
-    parallel: Option<u32>,
-
-    /// Run the transfers one at a time with curl_easy_perform (the blocking baseline)
-    #[arg(long)]
-    sequential: bool,
-
-    /// Give up on a transfer after SECS seconds (CURLOPT_TIMEOUT)
-    #[arg(long, value_name = "SECS", default_value = "5", value_parser = parse_secs)]
-    timeout: Duration,
-
-    /// Fill the fd table below N first, so curl's sockets get numbers >= N (try 1100
-    /// here and in curl-select: a libcurl that waits with poll() does not mind)
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(i32).range(3..65536))]
-    fd_floor: Option<i32>,
-}
-
-/// A positive number of seconds, at most an hour (`0.5`, `10`).
-fn parse_secs(s: &str) -> Result<Duration, String> {
-    match s.parse::<f64>() {
-        Ok(secs) if secs > 0.0 && secs <= 3600.0 => Ok(Duration::from_secs_f64(secs)),
-        _ => Err(format!("{s:?} is not a number of seconds between 0 and 3600")),
-    }
+    #[command(flatten)]
+    config: Config,
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    common::error::main_wrapper(|| {
-        let config = Config {
-            urls: cli.urls,
-            parallel: cli.parallel.map(|n| n as usize),
-            sequential: cli.sequential,
-            timeout: cli.timeout,
-            fd_floor: cli.fd_floor,
-        };
-        curl_multi::run(&config, &cli.common.narrator()).map(|_| ())
-    })
+    common::error::main_wrapper(|| curl_multi::run(&cli.config, &cli.common.narrator()).map(|_| ()))
 }

@@ -1,16 +1,15 @@
 //! Runs the curl-multi binary for real against the local HTTP server and checks its
 //! `--json` events.
 
-mod support;
-
+use fixtures::demo::{run_json, strace};
+use fixtures::transfer_checks as support;
 use std::time::Duration;
-use support::{run, strace};
 
 const BIN: &str = env!("CARGO_BIN_EXE_curl-multi");
 
 #[test]
 fn default_run_overlaps_its_transfers_and_reports_each() {
-    let run = run(BIN, &[]);
+    let run = run_json(BIN, &[]);
     support::check_default_run(&run, "multi");
     assert!(!run.all("multi_wait").is_empty());
     // The first perform started all seven; the waits then woke on events, not a spin.
@@ -50,7 +49,7 @@ fn usage_errors_exit_2_and_help_gives_the_exit_rule() {
 
 #[test]
 fn sequential_runs_one_at_a_time() {
-    let run = run(BIN, &["--sequential"]);
+    let run = run_json(BIN, &["--sequential"]);
     assert_eq!(run.code, 0, "stderr: {}", run.stderr);
     assert!(run.all("multi_wait").is_empty() && run.all("multi_init").is_empty());
     let started = run.all("transfer_started");
@@ -77,7 +76,7 @@ fn bundled_libcurl() -> bool {
 
 #[test]
 fn sockets_past_fd_setsize_work_with_a_poll_based_libcurl() {
-    let run = run(BIN, &["--fd-floor", "1100"]);
+    let run = run_json(BIN, &["--fd-floor", "1100"]);
     let sockets = run.all("socket_opened");
     assert!(!sockets.is_empty() && sockets.iter().all(|s| s["fd"].as_i64() >= Some(1100)), "{sockets:?}");
     if bundled_libcurl() {

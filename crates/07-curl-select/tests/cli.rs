@@ -1,16 +1,15 @@
 //! Runs the curl-select binary for real against the local HTTP server and checks its
 //! `--json` events.
 
-mod support;
-
+use fixtures::demo::{run_json, strace};
+use fixtures::transfer_checks as support;
 use std::time::Duration;
-use support::{run, strace};
 
 const BIN: &str = env!("CARGO_BIN_EXE_curl-select");
 
 #[test]
 fn default_run_overlaps_its_transfers_and_reports_each() {
-    let run = run(BIN, &[]);
+    let run = run_json(BIN, &[]);
     support::check_default_run(&run, "select");
     let fdsets = run.all("multi_fdset");
     let selects = run.all("select");
@@ -79,7 +78,7 @@ fn usage_errors_exit_2_and_help_gives_the_exit_rule() {
 
 #[test]
 fn a_socket_past_fd_setsize_stops_the_run_instead_of_hanging() {
-    let run = run(BIN, &["--fd-floor", "1100"]);
+    let run = run_json(BIN, &["--fd-floor", "1100"]);
     assert_eq!(run.code, 1);
     assert!(run.took < Duration::from_secs(5), "took {:?}", run.took);
     assert_eq!(run.stderr.lines().count(), 1, "{}", run.stderr);

@@ -15,10 +15,9 @@ fn bin() -> Command {
 }
 
 fn json_ok(args: &[&str]) -> Vec<Value> {
-    let out = bin().arg("--json").args(args).output().unwrap();
-    assert!(out.status.success(), "stderr: {}", String::from_utf8_lossy(&out.stderr));
-    assert!(out.stderr.is_empty(), "stderr: {}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8(out.stdout).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect()
+    let run = fixtures::demo::run_json(env!("CARGO_BIN_EXE_aio-callback"), args);
+    run.assert_clean_success();
+    run.events
 }
 
 fn named<'a>(all: &'a [Value], name: &str) -> Vec<&'a Value> {

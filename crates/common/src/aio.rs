@@ -87,7 +87,7 @@ impl FileInput {
     /// fail), an empty file, or one bigger than [`MAX_INPUT`].
     pub fn check(path: &Path) -> Result<Self> {
         let what = || format!("read {}", path.display());
-        let file = std::fs::File::open(path).with_context(what)?;
+        let file = std::fs::File::open(path).with_context(|| format!("open {}", path.display()))?;
         let meta = file.metadata().with_context(what)?;
         if meta.is_dir() {
             return Err(Error::os(what(), Errno::EISDIR));

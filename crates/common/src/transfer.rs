@@ -73,19 +73,46 @@ pub fn plan(urls: &[String], local_base: Option<&str>) -> Vec<Transfer> {
         .collect()
 }
 
-/// What the user asked for: the command line of either curl demo.
-#[derive(Debug, Clone, PartialEq)]
+/// What the user asked for: the command line both curl demos share, flattened into
+/// each one's clap parser (`#[command(flatten)] config: Config`).
+#[derive(clap::Args, Debug, Clone, PartialEq)]
 pub struct Config {
-    /// URLs to fetch; empty means the default run against the local server.
+    /// URLs to fetch (http:// or https:// only). Default: the local server's URLs
+    #[arg(value_name = "URL")]
     pub urls: Vec<String>,
-    /// `--parallel N`: at most N in flight (None: all at once).
+
+    /// Keep at most N transfers in flight; start the next as soon as one finishes
+    #[arg(long, value_name = "N", value_parser = parse_parallel, conflicts_with = "sequential")]
     pub parallel: Option<usize>,
-    /// `--sequential`: one at a time with curl_easy_perform.
+
+    /// Run the transfers one at a time with curl_easy_perform (the blocking baseline)
+    #[arg(long)]
     pub sequential: bool,
-    /// `--timeout SECS`: per transfer.
+
+    /// Give up on a transfer after SECS seconds (CURLOPT_TIMEOUT)
+    #[arg(long, value_name = "SECS", default_value = "5", value_parser = parse_secs)]
     pub timeout: Duration,
-    /// `--fd-floor N`: fill the fd table below N first.
+
+    /// Fill the fd table below N first, so curl's sockets get numbers >= N (try 1100
+    /// in both curl demos: a libcurl that waits with poll() does not mind, select does)
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(i32).range(3..65536))]
     pub fd_floor: Option<i32>,
+}
+
+/// `--parallel`: a whole number of at least 1.
+fn parse_parallel(s: &str) -> std::result::Result<usize, String> {
+    match s.parse::<usize>() {
+        Ok(n) if n >= 1 => Ok(n),
+        _ => Err(format!("{s:?} is not a whole number of at least 1")),
+    }
+}
+
+/// `--timeout`: a positive number of seconds, at most an hour (`0.5`, `10`).
+fn parse_secs(s: &str) -> std::result::Result<Duration, String> {
+    match s.parse::<f64>() {
+        Ok(secs) if secs > 0.0 && secs <= 3600.0 => Ok(Duration::from_secs_f64(secs)),
+        _ => Err(format!("{s:?} is not a number of seconds between 0 and 3600")),
+    }
 }
 
 impl Default for Config {
@@ -752,8 +779,9 @@ pub fn summarize(
         }),
         Style::Bold,
         format!(
-            "{} transfers, {:.1} s of work, done in {:.1} s ({speedup:.1}x): {} completed, {failed} failed",
+            "{} transfer{}, {:.1} s of work, done in {:.1} s ({speedup:.1}x): {} completed, {failed} failed",
             summary.transfers,
+            if summary.transfers == 1 { "" } else { "s" },
             summary.work_ms / 1000.0,
             summary.span_ms / 1000.0,
             summary.completed,
@@ -765,7 +793,8 @@ pub fn summarize(
         );
     } else {
         narrator.explain(format!(
-            "one thread, up to {most_in_flight} transfers in flight; --sequential would take about {:.1} s (the sum)",
+            "one thread, up to {most_in_flight} transfer{} in flight; --sequential would take about {:.1} s (the sum)",
+            if most_in_flight == 1 { "" } else { "s" },
             summary.work_ms / 1000.0
         ));
     }

@@ -654,7 +654,7 @@ impl ChatRoom {
                 ));
             }
             self.handle_line(fd, clean.text.trim(), happened);
-            if !self.clients.get(&fd).is_some_and(|c| !c.leaving) {
+            if self.clients.get(&fd).is_none_or(|c| c.leaving) {
                 break; // it quit (or was dropped): the rest of its input is moot
             }
         }
