@@ -24,9 +24,3 @@ pub mod waiting;
 
 /// The parts, in the order they run: name, number, and what is measured.
 pub const PARTS: [(&str, u32); 5] = [("readiness", 1), ("waiting", 2), ("curl", 3), ("aio", 4), ("chat", 5)];
-
-/// Parts that cannot run, and why (none now: every part's demos are in the workspace).
-/// Kept so that a part whose prerequisites go missing says so instead of vanishing.
-pub fn pending(_part: &str) -> Option<&'static str> {
-    None
-}

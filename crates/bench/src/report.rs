@@ -144,13 +144,6 @@ impl Bench {
         self.n.data("plot_written", json!({"path": path.display().to_string()}));
     }
 
-    /// A part that could not run, and why.
-    pub fn pending(&self, part: &str, number: u32, reason: &str) {
-        self.n.say("");
-        self.n.say(self.n.paint(Style::Warn, format!("{number}. {part}: pending: {reason}")));
-        self.n.data("part_pending", json!({"part": part, "number": number, "reason": reason}));
-    }
-
     /// The closing summary: every ratio, its target, and whether it was met.
     pub fn summary(&self) {
         let mut table = Table::new(&["part", "ratio", "value", "target", "load"]);
