@@ -195,6 +195,7 @@ struct LoopCost {
     multi: std::result::Result<[Measured; 2], String>,
 }
 
+// ANCHOR: waits
 /// curl-select's wait with timeout 0: fresh fd_sets, curl_multi_fdset,
 /// curl_multi_timeout, select. Returns how many fds the sets held.
 fn select_wait(multi: &Multi) -> Result<usize> {
@@ -222,6 +223,7 @@ fn perform(multi: &Multi) -> Result<()> {
     multi.perform().map_err(|e| Error::msg("curl_multi_perform", e.to_string()))?;
     Ok(())
 }
+// ANCHOR_END: waits
 
 /// A way of spending one turn of a loop.
 type Turn<'a> = &'a dyn Fn(&Multi) -> Result<()>;
@@ -233,31 +235,46 @@ fn loop_cost_at(bench: &Bench, server: &Server, idle: usize) -> Result<LoopCost>
     let mut urls = vec![server.url("/drip/20000/1")];
     urls.extend((0..idle).map(|_| server.url("/hang")));
     let multi = Multi::new();
-    let mut pool = Pool::new(
-        transfer::plan(&urls, Some(&server.url(""))),
-        idle + 1,
-        Options { timeout: Duration::from_secs(60) },
-    );
-    pool.fill(&multi, &quiet)?;
-    // Connect everything. Plain sleeps, not curl_multi_wait: that call is one of the
-    // things under test, and with sockets past 1024 it may refuse to work.
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        multi.perform().map_err(|e| Error::msg("curl_multi_perform", e.to_string()))?;
-        pool.report_new_sockets(&quiet);
-        if pool.sockets().len() > idle && server.open_connections() > idle {
-            break;
-        }
-        if Instant::now() > deadline {
+    // Connect in batches of 50, letting the server accept each batch before the next:
+    // the server lives in this process, so its sockets and curl's then take turns at
+    // the fd numbers, as they would in any long-running program. (All at once, curl
+    // would open every socket before the server accepted one, and curl's fds would
+    // stay low by luck.) One pool per batch, all on the same multi handle.
+    let options = Options { timeout: Duration::from_secs(60) };
+    let mut pools: Vec<Pool> = Vec::new();
+    let plan = transfer::plan(&urls, Some(&server.url("")));
+    let give_up = |pools: &mut Vec<Pool>, why: String| -> Error {
+        for pool in pools.iter_mut() {
             pool.abandon(&multi, &quiet);
-            return Err(Error::msg(
-                "curl loop cost",
-                format!("only {} of {} connections open after 20 s", server.open_connections(), idle + 1),
-            ));
         }
-        std::thread::sleep(Duration::from_millis(5));
+        Error::msg("curl loop cost", why)
+    };
+    for batch in plan.chunks(50) {
+        let mut pool = Pool::new(batch.to_vec(), batch.len(), options);
+        pool.fill(&multi, &quiet)?;
+        pools.push(pool);
+        let want: usize = pools.iter().map(|p| p.in_flight()).sum();
+        // Plain sleeps, not curl_multi_wait: that call is one of the things under test,
+        // and with sockets past 1024 it may refuse to work.
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            multi.perform().map_err(|e| Error::msg("curl_multi_perform", e.to_string()))?;
+            let mut open = 0;
+            for pool in pools.iter_mut() {
+                pool.report_new_sockets(&quiet);
+                open += pool.sockets().len();
+            }
+            if open >= want && server.open_connections() >= want {
+                break;
+            }
+            if Instant::now() > deadline {
+                let why = format!("only {} of {want} connections open after 20 s", server.open_connections());
+                return Err(give_up(&mut pools, why));
+            }
+            std::thread::sleep(Duration::from_millis(2));
+        }
     }
-    let sockets = pool.sockets();
+    let sockets: Vec<(i32, String)> = pools.iter().flat_map(|p| p.sockets()).collect();
     let high_sockets = sockets.iter().filter(|(fd, _)| *fd >= FD_SETSIZE).count();
     let in_fdset = select_wait(&multi)?;
 
@@ -292,8 +309,10 @@ fn loop_cost_at(bench: &Bench, server: &Server, idle: usize) -> Result<LoopCost>
     }
     let mut measured = interleave(&mut variants, rounds)?.into_iter();
     drop(variants);
-    pool.abandon(&multi, &quiet);
-    drop(pool);
+    for pool in pools.iter_mut() {
+        pool.abandon(&multi, &quiet);
+    }
+    drop(pools);
     drop(multi);
     let mut next = || measured.next().ok_or_else(|| Error::msg("curl loop cost", "a measurement is missing"));
     let select = [next()?, next()?];

@@ -203,6 +203,7 @@ impl Shuffle {
     }
 }
 
+// ANCHOR: interleave
 /// Runs `rounds` rounds; in each, every variant runs one batch, in a fresh shuffled
 /// order. Returns each variant's median and spread, in the order given.
 pub fn interleave(variants: &mut [Variant<'_>], rounds: usize) -> Result<Vec<Measured>> {
@@ -225,6 +226,7 @@ pub fn interleave(variants: &mut [Variant<'_>], rounds: usize) -> Result<Vec<Mea
         .map(|(variant, figures)| Measured { name: variant.name.clone(), stats: stats(&figures), load })
         .collect())
 }
+// ANCHOR_END: interleave
 
 /// How many iterations make one batch last about `target`: doubles from 1 until a
 /// batch is long enough that the clock's own cost and jitter stop mattering, then

@@ -414,7 +414,9 @@ fn report(bench: &mut Bench, points: &[Point], sizes: &[usize]) -> Result<()> {
             Shape::Once => ("one wakeup: rebuild set + call + find the ready fd", "per call"),
             Shape::Chain => ("chain: wait + read token + write it to the next pipe", "per hop"),
         };
-        bench.n.say(format!("\n   {title}, median time {what}; spread: half the p10-p90 range, as a share of the median"));
+        bench.n.say(format!(
+            "\n   {title}, median time {what}; spread: half the p10-p90 range, as a share of the median"
+        ));
         let mut header = vec!["call".to_string()];
         header.extend(sizes.iter().map(|n| format!("N={n}")));
         header.push(format!("T({largest})/T(1)"));
