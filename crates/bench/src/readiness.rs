@@ -536,9 +536,11 @@ mod tests {
 
     #[test]
     fn low_pipes_keep_read_ends_below_fd_setsize() {
-        let pipes = low_pipes(1000).unwrap();
+        // 800, not 1000: the other test in this binary opens ~150 fds at the same time,
+        // and every fd it holds pushes these placeholders up.
+        let pipes = low_pipes(800).unwrap();
         assert!(pipes.read.iter().all(|fd| fd.as_raw_fd() < 1024));
-        assert_eq!(pipes.write.len(), 1000);
+        assert_eq!(pipes.write.len(), 800);
         // The pipes are real: bytes written to pipe 7 come out of pipe 7.
         nix::unistd::write(&pipes.write[7], b"hi!").unwrap();
         let mut buf = [0u8; 8];
