@@ -78,17 +78,22 @@ fn binaries() -> &'static PathBuf {
         let _one_at_a_time = BUILD.lock();
         let programs: Vec<String> =
             packages().into_keys().filter(|p| !NOT_DEMOS.contains(&p.as_str())).collect();
+        // This test runs as <target>/<profile>/deps/book-<hash>: the binaries are in
+        // <target>/<profile>, built with the same profile as this test.
+        let exe = std::env::current_exe().expect("current_exe");
+        let dir = exe.parent().and_then(Path::parent).expect("target dir").to_path_buf();
         let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
         let mut cmd = Command::new(cargo);
         cmd.current_dir(root()).args(["build", "-q"]);
+        if dir.file_name().is_some_and(|p| p == "release") {
+            cmd.arg("--release");
+        }
         for p in &programs {
             cmd.args(["-p", p]);
         }
         let status = cmd.status().expect("run cargo build");
         assert!(status.success(), "cargo build of {programs:?} failed");
-        // This test runs as <target>/debug/deps/book-<hash>: the binaries are in <target>/debug.
-        let exe = std::env::current_exe().expect("current_exe");
-        exe.parent().and_then(Path::parent).expect("target dir").to_path_buf()
+        dir
     })
 }
 
