@@ -496,6 +496,16 @@ fn technique_chapters_are_complete_or_honest_stubs() {
                     ));
                 }
             }
+            for dir in &own {
+                let shows_it =
+                    includes(&text).iter().any(|inc| normalize(&book_src().join(&inc.path)).starts_with(dir));
+                if !shows_it {
+                    problems.push(format!("{}: includes no code from {}", shown(&path), shown(dir)));
+                }
+            }
+            if !text.contains("Notes: \"") {
+                problems.push(format!("{}: names no notes section (Notes: \"...\")", shown(&path)));
+            }
             if !text.contains("captured/") {
                 problems.push(format!("{}: no captured output included", shown(&path)));
             }
