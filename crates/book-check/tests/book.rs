@@ -534,3 +534,19 @@ fn try_this_items(md: &str) -> usize {
     }
     count
 }
+
+/// The quick start names the Rust version the workspace really needs.
+#[test]
+fn introduction_names_the_workspace_rust_version() {
+    let manifest = read(&root().join("Cargo.toml"));
+    let version = manifest
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("rust-version = "))
+        .map(|v| v.trim_matches('"').to_string())
+        .expect("rust-version in the workspace Cargo.toml");
+    let intro = read(&book_src().join("introduction.md"));
+    assert!(
+        intro.contains(&format!("Rust {version} or newer")),
+        "docs/src/introduction.md should say \"Rust {version} or newer\" (the workspace's rust-version)"
+    );
+}
