@@ -206,10 +206,7 @@ fn strace_shows_glibc_worker_threads_calling_pread64_and_no_kernel_aio() {
     let trace = String::from_utf8_lossy(&out.stderr);
     assert!(trace.contains("clone3(") || trace.contains("clone("), "{trace}");
     // pread64 on another thread ("[pid N]" prefix), at offset 0, returning the bytes.
-    assert!(
-        trace.lines().any(|l| l.starts_with("[pid") && l.contains("pread64(") && l.contains("\"second\\n\"")),
-        "{trace}"
-    );
+    assert!(fixtures::demo::other_thread_preads(&trace, "\"second\\n\""), "{trace}");
     assert!(!trace.contains("io_submit") && !trace.contains("io_setup"), "{trace}");
 }
 

@@ -165,10 +165,7 @@ fn strace_shows_worker_threads_and_no_kernel_aio() {
     let trace = String::from_utf8_lossy(&out.stderr);
     let clones = trace.matches("clone3(").count() + trace.matches("clone(").count();
     assert!(clones >= 2, "worker threads and callback threads: {trace}");
-    assert!(
-        trace.lines().any(|l| l.starts_with("[pid") && l.contains("pread64(") && l.contains("\"two\\n\"")),
-        "{trace}"
-    );
+    assert!(fixtures::demo::other_thread_preads(&trace, "\"two\\n\""), "{trace}");
     assert!(!trace.contains("io_submit") && !trace.contains("io_setup"), "{trace}");
 }
 
