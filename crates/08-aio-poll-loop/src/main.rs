@@ -123,8 +123,9 @@ fn source(cli: &Cli, n: &common::Narrator) -> Result<Box<dyn Inputs>> {
             "source",
             json!({"kind": "files", "inputs": list}),
             format!(
-                "{} files, checked: {}",
+                "{} file{}, checked: {}",
                 files.len(),
+                if files.len() == 1 { "" } else { "s" },
                 files.iter().map(|f| format!("{} ({} B)", f.label(), f.size)).collect::<Vec<_>>().join(", ")
             ),
         );

@@ -92,7 +92,12 @@ fn inputs(cli: &Cli, n: &common::Narrator) -> Result<Arc<dyn Inputs + Send + Syn
         n.event(
             "source",
             json!({"kind": "files", "inputs": list}),
-            format!("{} files, checked", files.len()),
+            format!(
+                "{} file{}, checked: {}",
+                files.len(),
+                if files.len() == 1 { "" } else { "s" },
+                files.iter().map(|f| format!("{} ({} B)", f.label(), f.size)).collect::<Vec<_>>().join(", ")
+            ),
         );
         Ok(Arc::new(files))
     }

@@ -147,6 +147,32 @@ fn bad_inputs_give_one_error_line() {
     assert_eq!(bin().arg("--bogus").output().unwrap().status.code(), Some(2));
 }
 
+/// A file that delivers fewer bytes than its size said: the read comes back short
+/// and the demo stops with one error line instead of using a half-filled buffer.
+/// A sysfs attribute does this every time (stat says 4096 bytes, a read gives a few
+/// dozen), which makes the shrinking file deterministic.
+#[test]
+fn a_file_shorter_than_its_size_is_one_error_line() {
+    let short = "/sys/kernel/mm/transparent_hugepage/enabled";
+    if !std::path::Path::new(short).exists() {
+        eprintln!("SKIPPED: {short} is not here to stand in for a file that shrinks");
+        return;
+    }
+    let ok = Files::new("shrink", &[b"fine\n".to_vec()]);
+    for signal in [false, true] {
+        let mut cmd = bin();
+        cmd.args([ok.args()[0], short]);
+        if signal {
+            cmd.arg("--signal");
+        }
+        let out = cmd.output().unwrap();
+        assert_eq!(out.status.code(), Some(1));
+        let err = String::from_utf8(out.stderr).unwrap();
+        assert_eq!(err.lines().count(), 1, "{err}");
+        assert!(err.starts_with("error: read enabled: got ") && err.contains("the input shrank"), "{err}");
+    }
+}
+
 #[test]
 fn strace_shows_worker_threads_and_no_kernel_aio() {
     if Command::new("strace").arg("-V").output().is_err() {
