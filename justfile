@@ -44,7 +44,7 @@ trace NAME *ARGS:
     follow="-f"
     case "{{NAME}}" in
       blocking-read)    calls=read,write,openat,pipe2,socketpair,getrusage ;;
-      nonblocking-read) calls=preadv2,fcntl,accept4,recvfrom,getrusage,fadvise64 ;;  # read: millions of EAGAINs
+      nonblocking-read) calls=preadv2,fcntl,accept,accept4,recvfrom,getrusage,fadvise64 ;;  # read: millions of EAGAINs
       select)           calls=pselect6,select,accept4,recvfrom,sendto,close ;;
       pselect)          calls=pselect6,rt_sigprocmask,rt_sigaction,kill,tgkill,accept4,close ;;
       poll)             calls=poll,ppoll,accept4,recvfrom,sendto,close,prlimit64,setrlimit ;;

@@ -156,8 +156,8 @@ capture nonblocking-read nonblocking-read sequence
 require nonblocking-read ' 0 EAGAIN, ' 'non-blocking\? false'
 excerpt nonblocking-read-file nonblocking-read 'open\(\.\., O_RDONLY \| O_NONBLOCK\)' 6
 excerpt nonblocking-read-accept nonblocking-read 'a client connected; accept' 3
-capture_trace trace-nonblocking-read nonblocking-read 'F_SETFL|F_GETFL|preadv2|recvfrom' 30 --delay-ms 200 --file-kib 256
-require trace-nonblocking-read 'RWF_NOWAIT\) = -1 EAGAIN' 'F_SETFL, O_RDONLY\|O_NONBLOCK' 'recvfrom.*EAGAIN'
+capture_trace trace-nonblocking-read nonblocking-read 'F_SETFL|F_GETFL|preadv2|accept|recvfrom' 30 --delay-ms 200 --file-kib 256
+require trace-nonblocking-read 'RWF_NOWAIT\) = -1 EAGAIN' 'F_SETFL, O_RDONLY\|O_NONBLOCK' 'accept\(.*EAGAIN' 'recvfrom.*EAGAIN'
 excerpt trace-fcntl trace-nonblocking-read 'F_GETFL\) += 0 \(flags O_RDONLY\)' 3
 
 # The chat servers: the scripted chat, a crowd past FD_SETSIZE, and the signal race.
