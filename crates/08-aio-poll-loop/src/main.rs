@@ -116,19 +116,7 @@ fn source(cli: &Cli, n: &common::Narrator) -> Result<Box<dyn Inputs>> {
         n.explain("Each read is a request: the device answers through a pipe once the latency has passed.");
         Ok(Box::new(dev))
     } else {
-        // Every path is checked before any I/O: a bad one stops the demo with one line.
-        let files = FileInput::check_all(&cli.paths)?;
-        let list: Vec<_> = files.iter().map(|f| json!({"label": f.label(), "bytes": f.size})).collect();
-        n.event(
-            "source",
-            json!({"kind": "files", "inputs": list}),
-            format!(
-                "{} file{}, checked: {}",
-                files.len(),
-                if files.len() == 1 { "" } else { "s" },
-                files.iter().map(|f| format!("{} ({} B)", f.label(), f.size)).collect::<Vec<_>>().join(", ")
-            ),
-        );
+        let files = FileInput::check_and_announce(n, &cli.paths)?;
         Ok(Box::new(files))
     }
 }

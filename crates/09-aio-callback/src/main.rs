@@ -87,18 +87,7 @@ fn inputs(cli: &Cli, n: &common::Narrator) -> Result<Arc<dyn Inputs + Send + Syn
         );
         Ok(Arc::new(dev))
     } else {
-        let files = FileInput::check_all(&cli.paths)?;
-        let list: Vec<_> = files.iter().map(|f| json!({"label": f.label(), "bytes": f.size})).collect();
-        n.event(
-            "source",
-            json!({"kind": "files", "inputs": list}),
-            format!(
-                "{} file{}, checked: {}",
-                files.len(),
-                if files.len() == 1 { "" } else { "s" },
-                files.iter().map(|f| format!("{} ({} B)", f.label(), f.size)).collect::<Vec<_>>().join(", ")
-            ),
-        );
+        let files = FileInput::check_and_announce(n, &cli.paths)?;
         Ok(Arc::new(files))
     }
 }

@@ -115,6 +115,25 @@ impl FileInput {
         paths.iter().map(|p| Self::check(p)).collect()
     }
 
+    /// [`FileInput::check_all`], then the list narrated as a `source` event: every path
+    /// is checked before any I/O, so a bad one stops the demo with one line.
+    pub fn check_and_announce(n: &crate::Narrator, paths: &[PathBuf]) -> Result<Vec<Self>> {
+        let files = Self::check_all(paths)?;
+        let list: Vec<_> =
+            files.iter().map(|f| serde_json::json!({"label": f.label(), "bytes": f.size})).collect();
+        n.event(
+            "source",
+            serde_json::json!({"kind": "files", "inputs": list}),
+            format!(
+                "{} file{}, checked: {}",
+                files.len(),
+                if files.len() == 1 { "" } else { "s" },
+                files.iter().map(|f| format!("{} ({} B)", f.label(), f.size)).collect::<Vec<_>>().join(", ")
+            ),
+        );
+        Ok(files)
+    }
+
     /// Opens it for reading (the fd the aiocb names).
     pub fn open(&self) -> Result<Arc<OwnedFd>> {
         let file =
