@@ -63,11 +63,11 @@ trace NAME *ARGS:
 
 # Start the local HTTP fixture server on its own (prints its address): `just serve 127.0.0.1:8080`
 serve *ARGS:
-    cargo run -q -p fixtures --bin serve -- "$@"
+    @cargo run -q -p fixtures --bin serve -- "$@"
 
 # Run the benchmarks (`just bench --quick` for a fast smoke run)
 bench *ARGS:
-    cargo run -q --release -p bench -- "$@"
+    @cargo run -q --release -p bench -- "$@"
 
 # Build the book in docs/ (needs mdbook: cargo install mdbook --locked)
 book:
