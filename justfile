@@ -78,3 +78,45 @@ book:
 # Re-capture the demo output the book shows, into docs/src/captured (cargo test -p book-check checks it)
 book-capture:
     docs/capture.sh
+
+# Mark a lab: `just lab poll-echo` (your starter), `just lab poll-echo --solution`, `just lab poll-echo -- ./a.out`
+[no-exit-message]
+lab NAME="" *ARGS:
+    #!/usr/bin/env bash
+    set -uo pipefail
+    shopt -s nullglob
+    dirs=(labs/[0-9][0-9]-"{{NAME}}")
+    if [ -z "{{NAME}}" ] || [ ${#dirs[@]} -ne 1 ]; then
+      [ -n "{{NAME}}" ] && echo "error: no lab named '{{NAME}}'" >&2
+      echo "labs:" >&2
+      for d in labs/[0-9][0-9]-*/; do d=${d%/}; echo "  ${d#labs/???}  ($d/README.md)" >&2; done
+      exit 2
+    fi
+    shift
+    exec cargo run -q -p "{{NAME}}-check" -- "$@"
+
+# Prove every lab's checker: each starter must fail it, each reference solution (Rust, and C where there is one) must pass
+labs-verify:
+    #!/usr/bin/env bash
+    set -uo pipefail
+    failed=()
+    for dir in labs/[0-9][0-9]-*/; do
+      dir=${dir%/}; name=${dir#labs/???}
+      cargo build -q -p "$name-check" -p "$name" -p "$name-solution" || { failed+=("$name: build"); continue; }
+      echo "=== $name: the starter must fail"
+      if cargo run -q -p "$name-check" -- --starter; then failed+=("$name: the starter passed"); fi
+      echo "=== $name: the solution must pass"
+      cargo run -q -p "$name-check" -- --solution || failed+=("$name: the solution failed")
+      if [ -f "$dir/solution/c/Makefile" ]; then
+        echo "=== $name: the C solution must pass"
+        mkdir -p "{{target}}/labs-c"
+        out=$(realpath "{{target}}/labs-c")/$name
+        if make -s -C "$dir/solution/c" OUT="$out"; then
+          cargo run -q -p "$name-check" -- -- "$out" || failed+=("$name: the C solution failed")
+        else
+          failed+=("$name: the C solution did not build")
+        fi
+      fi
+    done
+    if [ ${#failed[@]} -gt 0 ]; then printf 'labs-verify FAILED: %s\n' "${failed[@]}" >&2; exit 1; fi
+    echo "labs-verify: every starter fails, every solution passes"
