@@ -1,0 +1,316 @@
+//! # read-ahead-check: marks lab 4 ("Read while you process")
+//!
+//! Judges any program from outside, whatever language it is written in:
+//!
+//! * correctness: exact FNV-1a hashes of files it generates (empty, one byte, exactly one
+//!   block, a size that is not a multiple of the block, several MiB), and the one-line
+//!   error for a missing file;
+//! * overlap, as the program tells it: the order of its `--json` events (the read of
+//!   block k+1 starts before processing of block k ends; at most two buffers);
+//! * overlap, as measured: wall time on a FIFO that answers each read 150 ms after the
+//!   program asks (`fifo.rs`), so a program that only claims overlap is caught.
+//!
+//! Run it: `just lab read-ahead` (the starter), `just lab read-ahead --solution`,
+//! `just lab read-ahead -- ./read_ahead` (any executable; the checker adds its flags).
+
+mod events;
+mod fifo;
+mod run;
+
+use fixtures::marking::{Lab, Marking, Submission};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Duration;
+
+const LAB: Lab = Lab {
+    name: "read-ahead",
+    folder: "04-read-ahead",
+    title: "Read while you process: POSIX AIO double buffering with aio_suspend",
+};
+
+/// A run over ordinary files takes milliseconds; past this it is a hang.
+const RUN_LIMIT: Duration = Duration::from_secs(5);
+
+/// The FIFO check: blocks, their size, the FIFO's delay per read and the work per block.
+const FIFO_BLOCKS: usize = 8;
+const FIFO_BLOCK_KIB: usize = 16;
+const FIFO_DELAY_MS: u64 = 150;
+const FIFO_WORK_MS: u64 = 150;
+
+/// FNV-1a 64 over `bytes`: the hash the lab asks for.
+fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, &b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3))
+}
+
+/// Bytes that look random (every value 0..=255 appears, so a hash that treats bytes as
+/// signed gets it wrong) but are the same on every run.
+fn noise(len: usize, seed: u64) -> Vec<u8> {
+    let mut x = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            (x >> 24) as u8
+        })
+        .collect()
+}
+
+/// The checker's own folder of test inputs, removed at the end.
+#[derive(Debug)]
+struct Scratch {
+    dir: PathBuf,
+}
+
+impl Scratch {
+    fn new() -> Result<Scratch, String> {
+        let dir = std::env::temp_dir().join(format!("read-ahead-check-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).map_err(|e| format!("create {}: {e}", dir.display()))?;
+        Ok(Scratch { dir })
+    }
+
+    /// Writes a file of `len` bytes and returns its path and contents.
+    fn file(&self, name: &str, len: usize, seed: u64) -> Result<(PathBuf, Vec<u8>), String> {
+        let path = self.dir.join(name);
+        let data = noise(len, seed);
+        std::fs::write(&path, &data).map_err(|e| format!("write {}: {e}", path.display()))?;
+        Ok((path, data))
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn args(flags: &[&str], paths: &[&Path]) -> Vec<String> {
+    flags.iter().map(|s| s.to_string()).chain(paths.iter().map(|p| p.display().to_string())).collect()
+}
+
+fn shown(paths: &[&Path]) -> String {
+    paths
+        .iter()
+        .map(|p| p.file_name().map_or_else(String::new, |n| n.to_string_lossy().into_owned()))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// Runs the program in text mode over `files` and compares stdout with the expected
+/// `HASH  PATH` lines, naming the first file that differs and how.
+fn check_hashes(sub: &Submission, block_kib: u32, files: &[(&Path, &[u8], &str)]) -> Result<String, String> {
+    let paths: Vec<&Path> = files.iter().map(|f| f.0).collect();
+    let block = format!("{block_kib}");
+    let out = run::run(sub, &args(&["--block", &block, "--work-ms", "0"], &paths), RUN_LIMIT)?;
+    let what = format!("--block {block_kib} {}", shown(&paths));
+    if !out.succeeded() {
+        return Err(format!("{what}: {}", out.describe()));
+    }
+    let lines: Vec<&str> = out.stdout.lines().collect();
+    if lines.len() != files.len() {
+        return Err(format!(
+            "{what}: expected {} stdout lines (one `HASH  PATH` line per file, nothing else), got {}: {}",
+            files.len(),
+            lines.len(),
+            run::first_lines(&out.stdout, 6)
+        ));
+    }
+    for ((path, data, label), got) in files.iter().zip(&lines) {
+        let want = format!("{:016x}  {}", fnv1a(data), path.display());
+        if *got != want {
+            let mut why = format!("{label} ({} bytes): expected {want:?}, got {got:?}", data.len());
+            if got.split("  ").nth(1) == Some(&path.display().to_string()) && got.len() == want.len() {
+                why.push_str(if data.iter().any(|&b| b >= 0x80) {
+                    " (the hash differs: every byte must be fed in, in order, as 0..255; in C use unsigned char)"
+                } else {
+                    " (the hash differs)"
+                });
+            }
+            return Err(why);
+        }
+    }
+    Ok(format!("{} files, every hash exact ({what})", files.len()))
+}
+
+/// A missing file: exit 1 and one stderr line naming the file and ENOENT.
+fn check_missing(
+    sub: &Submission,
+    scratch: &Scratch,
+    good: &Path,
+    good_data: &[u8],
+) -> Result<String, String> {
+    let missing = scratch.dir.join("no-such-file.bin");
+    let out = run::run(sub, &args(&["--block", "4"], &[good, &missing]), RUN_LIMIT)?;
+    let what = format!("{} then a missing file", shown(&[good]));
+    if out.killed || out.signal.is_some() {
+        return Err(format!("{what}: {}", out.describe()));
+    }
+    if out.code != Some(1) {
+        return Err(format!("{what}: exit code {} (expected 1)", out.code.unwrap_or(-1)));
+    }
+    if out.stderr.contains("panicked") || out.stderr.contains("RUST_BACKTRACE") {
+        return Err(format!(
+            "{what}: a panic instead of an error line: {}",
+            run::first_lines(&out.stderr, 3)
+        ));
+    }
+    let lines: Vec<&str> = out.stderr.lines().filter(|l| !l.trim().is_empty()).collect();
+    let [line] = lines[..] else {
+        return Err(format!(
+            "{what}: expected exactly one stderr line, got {}: {}",
+            lines.len(),
+            run::first_lines(&out.stderr, 4)
+        ));
+    };
+    let missing_text = missing.display().to_string();
+    if !line.contains(&missing_text) || !line.contains("ENOENT") {
+        return Err(format!(
+            "{what}: the error line must name the file ({missing_text}) and the errno (ENOENT), e.g. \"error: open {missing_text}: ENOENT (No such file or directory)\"; got {line:?}"
+        ));
+    }
+    let good_line = format!("{:016x}  {}", fnv1a(good_data), good.display());
+    if out.stdout.lines().any(|l| l != good_line) {
+        return Err(format!(
+            "{what}: stdout should hold at most the first file's hash line, got {}",
+            run::first_lines(&out.stdout, 3)
+        ));
+    }
+    Ok(format!("exit 1, stderr {line:?}"))
+}
+
+/// The `--json` events over three files: order, buffers, bytes and hashes.
+fn check_events(sub: &Submission, files: &[(&Path, &[u8], &str)]) -> Result<String, String> {
+    let paths: Vec<&Path> = files.iter().map(|f| f.0).collect();
+    let out = run::run(sub, &args(&["--json", "--block", "16", "--work-ms", "3"], &paths), RUN_LIMIT)?;
+    let what = format!("--json --block 16 --work-ms 3 {}", shown(&paths));
+    if !out.succeeded() {
+        return Err(format!("{what}: {}", out.describe()));
+    }
+    let account = events::parse(&out.stdout)?;
+    if account.events.is_empty() {
+        return Err(format!("{what}: no read_start/read_done/process_start/process_end events on stdout"));
+    }
+    let sizes: Vec<u64> = files.iter().map(|f| f.1.len() as u64).collect();
+    let names: Vec<String> = files.iter().map(|f| f.2.to_string()).collect();
+    let verdict = events::judge(&account, &sizes, &names, 16 * 1024)?;
+    for (i, (_, data, label)) in files.iter().enumerate() {
+        let want = format!("{:016x}", fnv1a(data));
+        match account.hashes.get(&(i as u64)) {
+            Some((_, got)) if *got == want => {}
+            Some((line, got)) => return Err(format!("stdout line {line}: hash event for {label}: {got:?}, expected {want:?}")),
+            None => return Err(format!("no hash event for {label} (file {i}): {{\"event\":\"hash\",\"file\":{i},\"hash\":\"{want}\",...}}")),
+        }
+    }
+    Ok(format!(
+        "{} blocks in {} files: the read of block k+1 always started before processing of block k ended; at most {} buffers in use",
+        verdict.blocks,
+        files.len(),
+        verdict.max_buffers
+    ))
+}
+
+/// The paced FIFO: the hash must be right and the wall time must show overlap.
+fn check_fifo(sub: &Submission, scratch: &Scratch) -> Result<String, String> {
+    let path = scratch.dir.join("slow-device.fifo");
+    nix::unistd::mkfifo(&path, nix::sys::stat::Mode::from_bits_truncate(0o600))
+        .map_err(|e| format!("checker: mkfifo {}: {e}", path.display()))?;
+    let block_bytes = FIFO_BLOCK_KIB * 1024;
+    let pace = fifo::Pace {
+        path: path.clone(),
+        data: noise(FIFO_BLOCKS * block_bytes, 4),
+        block_bytes,
+        delay: Duration::from_millis(FIFO_DELAY_MS),
+    };
+    let flags =
+        ["--block", &FIFO_BLOCK_KIB.to_string(), "--work-ms", &FIFO_WORK_MS.to_string()].map(String::from);
+    let what = format!("--block {FIFO_BLOCK_KIB} --work-ms {FIFO_WORK_MS} slow-device.fifo");
+    let mut running = run::Running::start(sub, &args(&flags.each_ref().map(String::as_str), &[&path]))?;
+    let served = fifo::serve(&mut running, &pace);
+    let out = running.finish(Duration::from_secs(12));
+    if let Err(why) = served {
+        return Err(format!("{what}: {why} ({})", out.describe()));
+    }
+    if !out.succeeded() {
+        return Err(format!("{what}: {}", out.describe()));
+    }
+    let want = format!("{:016x}  {}", fnv1a(&pace.data), path.display());
+    if out.stdout.trim_end() != want {
+        return Err(format!("{what}: expected stdout {want:?}, got {}", run::first_lines(&out.stdout, 3)));
+    }
+    let n = FIFO_BLOCKS as f64;
+    let (d, w) = (FIFO_DELAY_MS as f64 / 1000.0, FIFO_WORK_MS as f64 / 1000.0);
+    let took = out.took.as_secs_f64();
+    let in_turn = n * (d + w); // each read asked for only after the previous block's work
+    let overlapped = d + n * w.max(d); // each read's wait hidden behind the previous block's work
+    let bound = (in_turn + overlapped) / 2.0;
+    let setting = format!(
+        "{FIFO_BLOCKS} blocks of {FIFO_BLOCK_KIB} KiB; the FIFO answers each read {FIFO_DELAY_MS} ms after the program asks; {FIFO_WORK_MS} ms of work per block"
+    );
+    if took < n * w * 0.95 {
+        return Err(format!(
+            "finished in {took:.2} s, less than the {:.2} s of work asked for ({setting}): is --work-ms done for every block?",
+            n * w
+        ));
+    }
+    if took >= bound {
+        return Err(format!(
+            "took {took:.2} s ({setting}): reading and processing in turn needs at least {in_turn:.2} s; with the next read in flight during processing it takes about {overlapped:.2} s; the bound is {bound:.2} s. The FIFO waited for each read to be asked for only after the block before it was processed"
+        ));
+    }
+    Ok(format!(
+        "took {took:.2} s ({setting}): reads overlapped processing (in turn: at least {in_turn:.2} s; bound {bound:.2} s)"
+    ))
+}
+
+fn mark(sub: &Submission, marking: &mut Marking) -> Result<(), String> {
+    let scratch = Scratch::new()?;
+    let (empty, empty_data) = scratch.file("empty.bin", 0, 1)?;
+    let (one_byte, one_byte_data) = (scratch.dir.join("one-byte.bin"), vec![0xe9u8]);
+    std::fs::write(&one_byte, &one_byte_data).map_err(|e| format!("write {}: {e}", one_byte.display()))?;
+    let (one_block, one_block_data) = scratch.file("one-block-4k.bin", 4096, 2)?;
+    let (ragged, ragged_data) = scratch.file("ragged-3.25-blocks.bin", 3 * 4096 + 1000, 3)?;
+    let (big, big_data) = scratch.file("big-5mib.bin", 5 * 1024 * 1024 + 321, 5)?;
+    let (medium, medium_data) = scratch.file("ten-blocks-and-a-bit-16k.bin", 10 * 16384 + 500, 6)?;
+    let (block16, block16_data) = scratch.file("one-block-16k.bin", 16384, 7)?;
+
+    marking.check("hash_edge_sizes", 2, || {
+        check_hashes(
+            sub,
+            4,
+            &[
+                (&empty, &empty_data, "empty file"),
+                (&one_byte, &one_byte_data, "one byte (0xe9)"),
+                (&one_block, &one_block_data, "exactly one 4 KiB block"),
+                (&ragged, &ragged_data, "3 blocks and 1000 bytes"),
+            ],
+        )
+    });
+    marking.check("hash_large_file", 1, || {
+        check_hashes(
+            sub,
+            64,
+            &[(&big, &big_data, "5 MiB + 321 bytes"), (&ragged, &ragged_data, "3 x 4 KiB + 1000 bytes")],
+        )
+    });
+    marking.check("missing_file", 1, || check_missing(sub, &scratch, &one_byte, &one_byte_data));
+    marking.check("events_overlap", 3, || {
+        check_events(
+            sub,
+            &[
+                (&medium, &medium_data, "ten-blocks-and-a-bit-16k.bin"),
+                (&block16, &block16_data, "one-block-16k.bin"),
+                (&empty, &empty_data, "empty.bin"),
+            ],
+        )
+    });
+    marking.check("fifo_overlap", 3, || check_fifo(sub, &scratch));
+    Ok(())
+}
+
+fn main() -> ExitCode {
+    fixtures::marking::main(LAB, |sub, marking| {
+        if let Err(why) = mark(sub, marking) {
+            marking.check("setup", 1, || Err(format!("the checker could not prepare its files: {why}")));
+        }
+    })
+}
