@@ -227,3 +227,87 @@ pub fn judge(
     }
     Ok(Verdict { blocks, max_buffers })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The events of one file read as `blocks` blocks of 10 bytes (the last `last`
+    /// bytes) then an EOF read; `ahead` puts each next read_start before process_end.
+    fn account(blocks: u64, last: u64, ahead: bool) -> String {
+        let mut out = Vec::new();
+        let start = |k: u64| {
+            format!(r#"{{"event":"read_start","file":0,"block":{k},"offset":{},"bytes":10}}"#, k * 10)
+        };
+        let size = |k: u64| {
+            if k + 1 == blocks {
+                last
+            } else if k < blocks {
+                10
+            } else {
+                0
+            }
+        };
+        out.push(start(0));
+        for k in 0..=blocks {
+            out.push(format!(r#"{{"event":"read_done","file":0,"block":{k},"bytes":{}}}"#, size(k)));
+            if k == blocks {
+                break;
+            }
+            if ahead {
+                out.push(start(k + 1));
+            }
+            out.push(format!(r#"{{"event":"process_start","file":0,"block":{k},"bytes":{}}}"#, size(k)));
+            out.push(format!(r#"{{"event":"process_end","file":0,"block":{k}}}"#));
+            if !ahead {
+                out.push(start(k + 1));
+            }
+        }
+        out.push(r#"{"event":"hash","file":0,"hash":"0123456789abcdef"}"#.into());
+        out.join("\n")
+    }
+
+    fn judged(text: &str, size: u64) -> Result<Verdict, String> {
+        judge(&parse(text)?, &[size], &["f.bin".into()], 10)
+    }
+
+    #[test]
+    fn double_buffered_events_pass() {
+        let v = judged(&account(4, 3, true), 33).unwrap();
+        assert_eq!((v.blocks, v.max_buffers), (4, 2));
+        assert_eq!(parse(&account(4, 3, true)).unwrap().hashes[&0].1, "0123456789abcdef");
+    }
+
+    #[test]
+    fn alternating_reads_and_processing_fail_naming_the_block() {
+        let e = judged(&account(4, 3, false), 33).unwrap_err();
+        assert!(e.starts_with("no read was in flight while block 0 of f.bin was processed"), "{e}");
+        assert!(e.contains("reads and processing take turns"), "{e}");
+    }
+
+    #[test]
+    fn a_single_block_file_needs_no_overlap() {
+        assert_eq!(judged(&account(1, 7, false), 7).unwrap().blocks, 1);
+    }
+
+    #[test]
+    fn three_buffers_wrong_sizes_and_bad_lines_fail() {
+        let three = [
+            r#"{"event":"read_start","file":0,"block":0,"offset":0,"bytes":10}"#,
+            r#"{"event":"read_start","file":0,"block":1,"offset":10,"bytes":10}"#,
+            r#"{"event":"read_start","file":0,"block":2,"offset":20,"bytes":10}"#,
+        ]
+        .join("\n");
+        let e = judged(&three, 30).unwrap_err();
+        assert!(e.contains("3 buffers in use at once"), "{e}");
+        let e = judged(&account(4, 3, true), 34).unwrap_err();
+        assert!(e.contains("add up to 33 bytes, the file has 34"), "{e}");
+        let e =
+            judged(r#"{"event":"read_start","file":0,"block":0,"offset":0,"bytes":4096}"#, 1).unwrap_err();
+        assert!(e.contains("asks for 4096 bytes"), "{e}");
+        let e = judged("hello", 1).unwrap_err();
+        assert!(e.starts_with("stdout line 1 is not JSON"), "{e}");
+        let e = judged(r#"{"event":"process_end","file":0,"block":0}"#, 0).unwrap_err();
+        assert!(e.contains("without its process_start"), "{e}");
+    }
+}

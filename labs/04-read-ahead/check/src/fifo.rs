@@ -52,14 +52,15 @@ fn family(pid: i32) -> Vec<i32> {
 /// Is some thread of the program blocked in a read of `fifo` right now?
 fn reader_waiting(pid: i32, fifo: &Path) -> Result<bool, String> {
     for p in family(pid) {
-        let tasks =
-            match std::fs::read_dir(format!("/proc/{p}/task")) {
-                Ok(t) => t,
-                Err(e) if e.kind() == ErrorKind::PermissionDenied => return Err(format!(
+        let tasks = match std::fs::read_dir(format!("/proc/{p}/task")) {
+            Ok(t) => t,
+            Err(e) if e.kind() == ErrorKind::PermissionDenied => {
+                return Err(format!(
                     "cannot look at /proc/{p}/task ({e}): run the checker as the same user as the program"
-                )),
-                Err(_) => continue, // gone meanwhile
-            };
+                ))
+            }
+            Err(_) => continue, // gone meanwhile
+        };
         for task in tasks.flatten() {
             let text = match std::fs::read_to_string(task.path().join("syscall")) {
                 Ok(t) => t,
