@@ -255,7 +255,7 @@ fn check_fifo(sub: &Submission, scratch: &Scratch) -> Result<String, String> {
     }
     if took >= bound {
         return Err(format!(
-            "took {took:.2} s ({setting}): no faster than reading and processing in turn (at least {in_turn:.2} s). With block k+1's read in flight while block k is processed it takes about {overlapped:.2} s (pass: under {bound:.2} s). Start the next aio_read before processing a block, and wait for it (aio_suspend) only after"
+            "took {took:.2} s ({setting}): no faster than reading and processing in turn (at least {in_turn:.2} s). With block k+1's read in flight while block k is processed it takes about {overlapped:.2} s (pass: under {bound:.2} s). Start block k+1's aio_read before processing block k, and wait for it (aio_suspend) only after processing"
         ));
     }
     Ok(format!(
