@@ -7,7 +7,7 @@
 //!   error for a missing file;
 //! * overlap, as the program tells it: the order of its `--json` events (the read of
 //!   block k+1 starts before processing of block k ends; at most two buffers);
-//! * overlap, as measured: wall time on a FIFO that answers each read 150 ms after the
+//! * overlap, as measured: wall time on a FIFO that answers each read 100 ms after the
 //!   program asks (`fifo.rs`), so a program that only claims overlap is caught.
 //!
 //! Run it: `just lab read-ahead` (the starter), `just lab read-ahead --solution`,
@@ -32,9 +32,12 @@ const LAB: Lab = Lab {
 const RUN_LIMIT: Duration = Duration::from_secs(5);
 
 /// The FIFO check: blocks, their size, the FIFO's delay per read and the work per block.
-const FIFO_BLOCKS: usize = 8;
+/// The work is longer than the delay on purpose: then an honest program needs at least
+/// delay + blocks x work even when overlapping, while one that skips the work and reads
+/// in turn would take only blocks x delay, and is caught by the lower bound.
+const FIFO_BLOCKS: usize = 10;
 const FIFO_BLOCK_KIB: usize = 16;
-const FIFO_DELAY_MS: u64 = 150;
+const FIFO_DELAY_MS: u64 = 100;
 const FIFO_WORK_MS: u64 = 150;
 
 /// FNV-1a 64 over `bytes`: the hash the lab asks for.
@@ -247,10 +250,10 @@ fn check_fifo(sub: &Submission, scratch: &Scratch) -> Result<String, String> {
     let setting = format!(
         "{FIFO_BLOCKS} blocks of {FIFO_BLOCK_KIB} KiB; the FIFO answers each read {FIFO_DELAY_MS} ms after the program asks; {FIFO_WORK_MS} ms of work per block"
     );
-    if took < n * w * 0.95 {
+    // Even fully overlapped, the first block's wait and every block's work add up.
+    if took < overlapped * 0.95 {
         return Err(format!(
-            "finished in {took:.2} s, less than the {:.2} s of work asked for ({setting}): is --work-ms done for every block?",
-            n * w
+            "finished in {took:.2} s, faster than possible with the work asked for ({setting}: at least {overlapped:.2} s even with perfect overlap): is --work-ms done for every block?"
         ));
     }
     if took >= bound {
