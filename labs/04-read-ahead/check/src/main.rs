@@ -38,7 +38,7 @@ const RUN_LIMIT: Duration = Duration::from_secs(5);
 const FIFO_BLOCKS: usize = 10;
 const FIFO_BLOCK_KIB: usize = 16;
 const FIFO_DELAY_MS: u64 = 100;
-const FIFO_WORK_MS: u64 = 150;
+const FIFO_WORK_MS: u64 = 200;
 
 /// FNV-1a 64 over `bytes`: the hash the lab asks for.
 fn fnv1a(bytes: &[u8]) -> u64 {
@@ -246,7 +246,11 @@ fn check_fifo(sub: &Submission, scratch: &Scratch) -> Result<String, String> {
     let took = out.took.as_secs_f64();
     let in_turn = n * (d + w); // each read asked for only after the previous block's work
     let overlapped = d + n * w.max(d); // each read's wait hidden behind the previous block's work
-    let bound = (in_turn + overlapped) / 2.0;
+                                       // A program that reads in turn can never beat `in_turn` (every block costs the
+                                       // FIFO's full delay, which the checker guarantees, plus the full work), so the pass
+                                       // mark can sit well above the overlapped time: two thirds of the way up, leaving a
+                                       // correct program room for a busy machine's scheduling delays.
+    let bound = overlapped + (in_turn - overlapped) * 2.0 / 3.0;
     let setting = format!(
         "{FIFO_BLOCKS} blocks of {FIFO_BLOCK_KIB} KiB; the FIFO answers each read {FIFO_DELAY_MS} ms after the program asks; {FIFO_WORK_MS} ms of work per block"
     );
@@ -258,7 +262,7 @@ fn check_fifo(sub: &Submission, scratch: &Scratch) -> Result<String, String> {
     }
     if took >= bound {
         return Err(format!(
-            "took {took:.2} s ({setting}): no faster than reading and processing in turn (at least {in_turn:.2} s). With block k+1's read in flight while block k is processed it takes about {overlapped:.2} s (pass: under {bound:.2} s). Start block k+1's aio_read before processing block k, and wait for it (aio_suspend) only after processing"
+            "took {took:.2} s ({setting}): too slow for overlap (reading and processing in turn takes at least {in_turn:.2} s). With block k+1's read in flight while block k is processed it takes about {overlapped:.2} s (pass: under {bound:.2} s). Start block k+1's aio_read before processing block k, and wait for it (aio_suspend) only after processing"
         ));
     }
     Ok(format!(
