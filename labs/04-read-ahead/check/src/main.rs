@@ -215,6 +215,7 @@ fn check_events(sub: &Submission, files: &[(&Path, &[u8], &str)]) -> Result<Stri
 /// The paced FIFO: the hash must be right and the wall time must show overlap.
 fn check_fifo(sub: &Submission, scratch: &Scratch) -> Result<String, String> {
     let path = scratch.dir.join("slow-device.fifo");
+    let _ = std::fs::remove_file(&path); // left by an earlier run with the same pid
     nix::unistd::mkfifo(&path, nix::sys::stat::Mode::from_bits_truncate(0o600))
         .map_err(|e| format!("checker: mkfifo {}: {e}", path.display()))?;
     let block_bytes = FIFO_BLOCK_KIB * 1024;

@@ -97,8 +97,10 @@ static size_t wait_for(struct aiocb *cb, const char *path)
     double deadline = now_ms() + 60000.0;
     int err;
     while ((err = aio_error(cb)) == EINPROGRESS) {
-        if (now_ms() > deadline)
-            die("read", path, ETIMEDOUT);
+        if (now_ms() > deadline) {
+            fprintf(stderr, "error: read %s: no data for 60 s: gave up\n", path);
+            exit(1);
+        }
         struct timespec timeout = {1, 0};
         if (aio_suspend(list, 1, &timeout) == -1 && errno != EAGAIN && errno != EINTR)
             die("aio_suspend on", path, errno);

@@ -178,9 +178,9 @@ fn wait_for(mut req: AioRead, path: &Path) -> Result<Finished> {
         let left = deadline.saturating_duration_since(Instant::now());
         if left.is_zero() {
             // Dropping `req` cancels it and waits for glibc to let go of the buffer.
-            return Err(Error::os(
-                format!("read {}: no data for {READ_DEADLINE:?}", path.display()),
-                Errno::ETIMEDOUT,
+            return Err(Error::msg(
+                format!("read {}", path.display()),
+                format!("no data for {} s: gave up", READ_DEADLINE.as_secs()),
             ));
         }
         // Sleeps until the read finishes; EAGAIN (timed out) and EINTR (a signal) just
