@@ -4,7 +4,7 @@
  * flight on glibc's AIO worker thread; aio_suspend waits for it afterwards.
  *
  * Build: make -C labs/04-read-ahead/solution/c        (gives ./read_ahead there)
- * Mark:  just lab read-ahead -- labs/04-read-ahead/solution/c/read_ahead
+ * Mark:  just lab read-ahead -- labs/04-read-ahead/solution/c/read_ahead  (from the top folder)
  *
  * Usage: read_ahead [--json] [--block KIB] [--work-ms N] FILE...
  * Output: one line per file, "HASH  PATH" (FNV-1a 64, 16 lowercase hex digits);
