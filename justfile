@@ -93,7 +93,17 @@ lab NAME="" *ARGS:
       exit 2
     fi
     shift
-    exec cargo run -q -p "{{NAME}}-check" -- "$@"
+    # just runs recipes from the top folder: a relative program path after `--` is taken
+    # from the folder the command was typed in, as the user meant it.
+    args=()
+    while [ $# -gt 0 ]; do
+      args+=("$1"); shift
+      if [ "${args[-1]}" = "--" ] && [ $# -gt 0 ]; then
+        case "$1" in */*) [ "${1#/}" = "$1" ] && set -- "{{invocation_directory()}}/$1" "${@:2}" ;; esac
+        args+=("$@"); break
+      fi
+    done
+    exec cargo run -q -p "{{NAME}}-check" -- "${args[@]}"
 
 # Prove every lab's checker: each starter must fail it, each reference solution (Rust, and C where there is one) must pass
 labs-verify:
