@@ -228,6 +228,13 @@ fn listeners(run: &Traced) -> Result<[i64; 2], String> {
     Ok([int(listening, "chat_fd")?, int(listening, "stats_fd")?])
 }
 
+/// The fds of the chat clients the server accepted, from its `accepted` events.
+fn clients(run: &Traced) -> Result<Vec<i64>, String> {
+    let fds: Vec<i64> = run.all("accepted").iter().filter_map(|e| e["fd"].as_i64()).collect();
+    ensure(!fds.is_empty(), || "no accepted clients".into())?;
+    Ok(fds)
+}
+
 /// True when an fd-set argument as strace prints it (`[3 4 6]`) holds `fd`.
 fn set_has(set: &str, fd: i64) -> bool {
     set.trim_matches(|c| c == '[' || c == ']').split_whitespace().any(|f| f.parse() == Ok(fd))
@@ -246,8 +253,13 @@ fn select(run: &Traced) -> Verdict {
     ensure(server >= 3, || {
         format!("only {server} pselect6 calls watch listeners {chat} and {stats} for reading")
     })?;
+    let clients = clients(run)?;
+    if let Some(fd) = clients.iter().find(|&&fd| !calls.iter().any(|c| set_has(c.arg(1), fd))) {
+        return Err(format!("client fd {fd} is in no pselect6 read set"));
+    }
     Ok(format!(
-        "pselect6(nfds, [{chat} {stats} ...], ..., NULL) x{}, none with a sigmask; e.g. {}",
+        "pselect6(nfds, [{chat} {stats} +{} clients], ..., NULL) x{}, none with a sigmask; e.g. {}",
+        clients.len(),
         calls.len(),
         short(calls[0])
     ))
@@ -287,10 +299,18 @@ fn poll(run: &Traced) -> Verdict {
     ensure(server.iter().any(|c| c.arg(0).contains("events=POLLIN|POLLOUT")), || {
         "no POLLOUT interest".into()
     })?;
+    let clients = clients(run)?;
+    let asks_pollin =
+        |fd: i64| server.iter().any(|c| c.arg(0).contains(&format!("{{fd={fd}, events=POLLIN")));
+    if let Some(fd) = clients.iter().find(|&&fd| !asks_pollin(fd)) {
+        return Err(format!("client fd {fd} never asked for POLLIN"));
+    }
     let startup = t.named("poll").filter(|c| c.arg(0).contains("events=0}")).count();
     ensure(!t.has_any(&["pselect6", "select"]), || "a select call in the poll demo".into())?;
     Ok(format!(
-        "poll([{{fd={chat}, events=POLLIN}}, {{fd={stats}, events=POLLIN}}, ...], N, 400) x{} (+{startup} startup poll, events=0); POLLIN|POLLOUT when output is queued",
+        "poll([{{fd={chat}, events=POLLIN}}, {{fd={stats}, events=POLLIN}}, +{} clients POLLIN], N, 400) x{} \
+         (+{startup} startup poll, events=0); POLLIN|POLLOUT when output is queued",
+        clients.len(),
         server.len()
     ))
 }
