@@ -23,8 +23,9 @@
 //!   skipped FUTEX_WAKE would lose a wakeup, which no signal can do. Not meaningful.)
 //! - aio-cancel: the worker's third `pread64` (the loader's two on the main thread are
 //!   spared: strace counts calls per thread).
-//! - nonblocking-read waits in no system call (that is its point: it polls with
-//!   O_NONBLOCK reads that return at once), so it gets only the SIGSTOP/SIGCONT case.
+//! - nonblocking-read: its polling loop waits in no system call (that is its point: its
+//!   O_NONBLOCK reads return at once, and cannot be interrupted), so only the blocking
+//!   read it opens part 2 with, as a baseline, gets EINTR (twice).
 
 #![allow(clippy::unwrap_used)] // tests may unwrap: a failure here is a test failure
 
@@ -284,6 +285,25 @@ fn blocking_read_retries_read_after_eintr() {
     assert_eq!(main_reads[nth].arg(1), "\"hello through a pipe\\n\"", "{}", main_reads[nth].text);
     assert_eq!(main_reads[nth + 2].returned(), Some(0), "{}", main_reads[nth + 2].text);
     report(demo, &injected, "both reads were made again: the data read waited and got the bytes, then EOF");
+}
+
+/// nonblocking-read's baseline (part 2 opens with one blocking read on a pipe, to
+/// compare its CPU time with the polling loop's) retries EINTR like blocking-read does.
+#[test]
+fn nonblocking_read_baseline_retries_read_after_eintr() {
+    if !strace::available() {
+        return;
+    }
+    let demo = &NONBLOCKING_READ;
+    let data = "\"data, at last\\n\"";
+    let Some(dry) = strace::run(&binary(demo.name), demo.args, "read", &[]) else { return };
+    let main_reads: Vec<&Call> = dry.trace.named("read").filter(|c| c.pid == dry.trace.main_pid).collect();
+    let nth = 1 + main_reads.iter().position(|c| c.arg(1) == data).unwrap();
+    let Some((run, injected)) = inject(demo, &[("read", format!("{nth}..{}", nth + 1))]) else { return };
+    assert_eq!(injected.len(), 2, "{:?}", injected);
+    let main_reads: Vec<&Call> = run.trace.named("read").filter(|c| c.pid == run.trace.main_pid).collect();
+    assert_eq!(main_reads[nth + 1].arg(1), data, "{}", main_reads[nth + 1].text);
+    report(demo, &injected, "the blocking baseline read was made again and got the bytes");
 }
 
 #[test]
