@@ -479,3 +479,42 @@ fn every_demo_completes_after_sigstop_and_sigcont() {
         });
     }
 }
+
+/// pselect's documented behaviour with a real signal: SIGUSR1 (blocked except inside
+/// pselect) ends the wait at once with EINTR, before its timeout; the loop then sees the
+/// handler's flag and prints the counters; and the server goes on serving.
+#[test]
+fn pselect_ends_its_wait_with_eintr_on_a_real_signal_and_checks_the_flag() {
+    use fixtures::chat_clients::{ChatClient, ServerProcess};
+    let bin = binary("pselect");
+    let server = ServerProcess::start(bin.to_str().unwrap(), &[]).unwrap();
+    let mut client = ChatClient::connect("c", server.chat).unwrap();
+    client.wait_lines(1, Duration::from_secs(5)).unwrap();
+    let events =
+        |server: &ServerProcess| -> Vec<Value> { parse_events(server.stdout_so_far().join("\n").as_bytes()) };
+    for sent in 1..=3 {
+        server.signal(Signal::SIGUSR1).unwrap();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while events(&server).iter().filter(|e| e["event"] == "counters").count() < sent {
+            assert!(Instant::now() < deadline, "no counters event after SIGUSR1 number {sent}");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+    let got = events(&server);
+    let kinds: Vec<&str> = got.iter().map(|e| e["event"].as_str().unwrap()).collect();
+    assert_eq!(kinds.iter().filter(|&&k| k == "interrupted").count(), 3, "{kinds:?}");
+    for (at, _) in kinds.iter().enumerate().filter(|(_, &k)| k == "counters") {
+        // The flag is looked at right after the wait that the signal ended...
+        assert_eq!(kinds[at - 1], "interrupted", "{kinds:?}");
+        // ...which ended before its timeout: the signal, not the clock, woke it.
+        let wait = got[..at - 1].iter().rev().find(|e| e["event"] == "wait").unwrap();
+        let waited = got[at - 1]["t_ms"].as_f64().unwrap() - wait["t_ms"].as_f64().unwrap();
+        assert!(waited < wait["timeout_ms"].as_f64().unwrap(), "{waited} ms: {wait}");
+    }
+    // Still serving.
+    client.say("/who").unwrap();
+    client.wait_for("the /who answer", Duration::from_secs(5), |l| l.starts_with("* online (1)")).unwrap();
+    let done = server.stop().unwrap();
+    assert!(done.status.success(), "{:?} {}", done.status, done.stderr);
+    println!("pselect --listen:      real SIGUSR1 x3: pselect6 = EINTR before its timeout, flag checked (counters), still serving  OK");
+}
