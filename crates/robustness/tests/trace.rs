@@ -301,9 +301,15 @@ fn is_multi_wait(run: &Traced, c: &Call) -> bool {
         && c.arg(2).parse::<i64>().is_ok_and(|ms| ms > 0)
 }
 
-/// A pselect6 as glibc's select() makes it on the main thread, watching some fds.
+/// A pselect6 as glibc's select() makes it on the main thread, watching some fds, with
+/// a timeout above zero (a bundled libcurl also checks single sockets with select() and
+/// a zero timeout: those do not wait).
 fn is_select_wait(run: &Traced, c: &Call) -> bool {
-    c.pid == run.trace.main_pid && c.name == "pselect6" && c.last_arg() == "NULL" && c.arg(0) != "0"
+    c.pid == run.trace.main_pid
+        && c.name == "pselect6"
+        && c.last_arg() == "NULL"
+        && c.arg(0) != "0"
+        && c.arg(4) != "{tv_sec=0, tv_nsec=0}"
 }
 
 /// curl-multi: curl_multi_wait is poll() in a system libcurl; a bundled libcurl (built
@@ -339,7 +345,11 @@ fn curl_select(run: &Traced) -> Verdict {
     ensure(selects.len() >= 3, || format!("only {} select-shaped pselect6 calls", selects.len()))?;
     let waits = run.trace.calls.iter().filter(|c| is_multi_wait(run, c)).count();
     ensure(waits == 0, || format!("{waits} curl_multi_wait-shaped polls"))?;
-    let internal = run.trace.named("poll").filter(|c| c.pid == run.trace.main_pid && c.arg(2) == "0").count();
+    let internal = run
+        .trace
+        .named("poll")
+        .filter(|c| c.pid == run.trace.main_pid && c.arg(2) == "0" && !c.arg(0).contains("events=0}"))
+        .count();
     Ok(format!(
         "{} x{}, no waiting poll ({internal} zero-timeout polls are libcurl's own checks; {which})",
         short(selects[0]),
