@@ -154,9 +154,10 @@ where
     ));
     n.explain("kernel kept this thread off the CPU (getrusage shows the CPU time it did not use).");
 
-    // The writer closed its end after writing, so the next read reports end of file.
-    let eof =
-        nix::unistd::read(reader.as_fd(), &mut buf).with_context(|| format!("read {source} fd {raw}"))?;
+    // The writer closes its end after writing, so the next read reports end of file. It
+    // can still wait (the writer may not have closed it yet), so EINTR is retried here too.
+    let eof = common::fd::retry_eintr(|| nix::unistd::read(reader.as_fd(), &mut buf))
+        .with_context(|| format!("read {source} fd {raw}"))?;
     n.event(
         "read_returned",
         json!({"source": source, "fd": raw, "bytes": eof, "eof": eof == 0}),

@@ -1,7 +1,7 @@
 //! Runs the curl-multi binary for real against the local HTTP server and checks its
 //! `--json` events.
 
-use fixtures::demo::{run_json, strace};
+use fixtures::demo::run_json;
 use fixtures::transfer_checks as support;
 use std::time::Duration;
 
@@ -91,19 +91,4 @@ fn sockets_past_fd_setsize_work_with_a_poll_based_libcurl() {
         assert_eq!(run.code, 0, "stderr: {}", run.stderr);
         assert_eq!(run.one("summary")["completed"], 6);
     }
-}
-
-#[test]
-fn strace_shows_the_wait_is_poll() {
-    let Some(log) = strace(BIN, &[], "poll,ppoll,pselect6,select") else { return };
-    let waits: Vec<&str> = log.lines().filter(|l| support::is_wait_poll(l)).collect();
-    if bundled_libcurl() {
-        eprintln!("note: bundled libcurl waits with select(); checking for pselect6 instead of poll");
-        assert!(waits.is_empty(), "{waits:?}");
-        let selects = log.lines().filter(|l| support::is_select(l) && !l.contains("tv_sec=0, tv_nsec=0}"));
-        assert!(selects.count() >= 3, "no waiting pselect6 in:\n{log}");
-        return;
-    }
-    assert!(waits.len() >= 3, "no curl_multi_wait-shaped poll in:\n{log}");
-    assert!(!log.lines().any(|l| l.contains("select(")), "a select call in:\n{log}");
 }

@@ -1,7 +1,7 @@
 //! Runs the curl-select binary for real against the local HTTP server and checks its
 //! `--json` events.
 
-use fixtures::demo::{run_json, strace};
+use fixtures::demo::run_json;
 use fixtures::transfer_checks as support;
 use std::time::Duration;
 
@@ -93,17 +93,4 @@ fn a_socket_past_fd_setsize_stops_the_run_instead_of_hanging() {
     assert_eq!(too_large["maxfd"], fdset["maxfd"]);
     // ...and the demo stopped before calling select() on sets that miss them.
     assert!(run.all("select").is_empty());
-}
-
-#[test]
-fn strace_shows_the_wait_is_select_as_pselect6() {
-    let Some(log) = strace(BIN, &[], "poll,ppoll,pselect6,select") else { return };
-    let selects: Vec<&str> = log.lines().filter(|l| support::is_select(l)).collect();
-    assert!(selects.len() >= 3, "no select-shaped pselect6 in:\n{log}");
-    // Each watches some fds and has a real timeout.
-    assert!(selects.iter().all(|l| !l.contains("pselect6(0,")), "{log}");
-    // libcurl still makes its own zero-timeout polls inside perform, but nothing waits
-    // in poll the way curl_multi_wait does.
-    let waits: Vec<&str> = log.lines().filter(|l| support::is_wait_poll(l)).collect();
-    assert!(waits.is_empty(), "curl_multi_wait-shaped polls: {waits:?}");
 }

@@ -1,4 +1,4 @@
-//! Runs the built aio-poll-loop binary: bytes, polls, overlap, lio_listio, bad inputs, strace.
+//! Runs the built aio-poll-loop binary: bytes, polls, overlap, lio_listio, bad inputs.
 
 #![allow(clippy::unwrap_used)] // tests may unwrap: a failure here is a test failure
 
@@ -186,28 +186,6 @@ fn a_file_that_shrinks_before_its_read_is_an_error_with_a_read_in_flight() {
     assert!(!err.contains("panicked"));
     // Input 4's read was in flight when the error came (submitted, never returned).
     assert!(rest.iter().any(|l| l.contains("\"event\":\"aio_read\"") && l.contains("\"input\":3")));
-}
-
-#[test]
-fn strace_shows_glibc_worker_threads_calling_pread64_and_no_kernel_aio() {
-    if Command::new("strace").arg("-V").output().is_err() {
-        eprintln!("SKIPPED: strace not installed");
-        return;
-    }
-    let files = Files::new("strace", &[b"first\n".to_vec(), b"second\n".to_vec(), b"third\n".to_vec()]);
-    let out = Command::new("strace")
-        .args(["-f", "-qq", "-e", "trace=clone,clone3,pread64,read,io_submit,io_setup"])
-        .arg(env!("CARGO_BIN_EXE_aio-poll-loop"))
-        .args(["--json", "--process-ms", "0"])
-        .args(files.args())
-        .output()
-        .unwrap();
-    assert!(out.status.success());
-    let trace = String::from_utf8_lossy(&out.stderr);
-    assert!(trace.contains("clone3(") || trace.contains("clone("), "{trace}");
-    // pread64 on another thread ("[pid N]" prefix), at offset 0, returning the bytes.
-    assert!(fixtures::demo::other_thread_preads(&trace, "\"second\\n\""), "{trace}");
-    assert!(!trace.contains("io_submit") && !trace.contains("io_setup"), "{trace}");
 }
 
 #[test]

@@ -1,5 +1,5 @@
 //! Runs the built aio-callback binary: callbacks on other threads, once each; signals;
-//! bytes; bad inputs; strace.
+//! bytes; bad inputs.
 
 #![allow(clippy::unwrap_used)] // tests may unwrap: a failure here is a test failure
 
@@ -171,28 +171,6 @@ fn a_file_shorter_than_its_size_is_one_error_line() {
         assert_eq!(err.lines().count(), 1, "{err}");
         assert!(err.starts_with("error: read enabled: got ") && err.contains("the input shrank"), "{err}");
     }
-}
-
-#[test]
-fn strace_shows_worker_threads_and_no_kernel_aio() {
-    if Command::new("strace").arg("-V").output().is_err() {
-        eprintln!("SKIPPED: strace not installed");
-        return;
-    }
-    let files = Files::new("strace", &[b"one\n".to_vec(), b"two\n".to_vec()]);
-    let out = Command::new("strace")
-        .args(["-f", "-qq", "-e", "trace=clone,clone3,pread64,read,io_submit,io_setup"])
-        .arg(env!("CARGO_BIN_EXE_aio-callback"))
-        .arg("--json")
-        .args(files.args())
-        .output()
-        .unwrap();
-    assert!(out.status.success());
-    let trace = String::from_utf8_lossy(&out.stderr);
-    let clones = trace.matches("clone3(").count() + trace.matches("clone(").count();
-    assert!(clones >= 2, "worker threads and callback threads: {trace}");
-    assert!(fixtures::demo::other_thread_preads(&trace, "\"two\\n\""), "{trace}");
-    assert!(!trace.contains("io_submit") && !trace.contains("io_setup"), "{trace}");
 }
 
 #[test]

@@ -123,26 +123,3 @@ fn help_and_usage_errors() {
     let out = bin().arg("/no/such/file").output().unwrap();
     assert_eq!(out.status.code(), Some(2), "aio-cancel takes no paths");
 }
-
-#[test]
-fn strace_shows_worker_threads_reading_and_no_kernel_aio() {
-    if Command::new("strace").arg("-V").output().is_err() {
-        eprintln!("SKIPPED: strace not installed");
-        return;
-    }
-    let out = Command::new("strace")
-        .args(["-f", "-qq", "-e", "trace=clone,clone3,pread64,read,io_submit,io_setup"])
-        .arg(env!("CARGO_BIN_EXE_aio-cancel"))
-        .arg("--json")
-        .output()
-        .unwrap();
-    assert!(out.status.success());
-    let trace = String::from_utf8_lossy(&out.stderr);
-    assert!(trace.contains("clone3(") || trace.contains("clone("), "worker threads: {trace}");
-    assert!(trace.contains("pread64(") && trace.contains("ESPIPE"), "pread64 first: {trace}");
-    assert!(
-        trace.lines().any(|l| l.starts_with("[pid") && l.contains("read(3,")),
-        "then read on the pipe: {trace}"
-    );
-    assert!(!trace.contains("io_submit") && !trace.contains("io_setup"), "no kernel AIO: {trace}");
-}
