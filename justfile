@@ -61,6 +61,10 @@ trace NAME *ARGS:
     echo "strace $follow -e trace=$calls {{target}}/debug/{{NAME}} $*" >&2
     strace $follow -qq -e trace="$calls" "{{target}}/debug/{{NAME}}" "$@"
 
+# Prove each demo uses its technique: its system calls under strace -f, checked by their arguments
+trace-check:
+    cargo test -q -p robustness --test trace -- --nocapture
+
 # Start the local HTTP fixture server on its own (prints its address): `just serve 127.0.0.1:8080`
 serve *ARGS:
     @cargo run -q -p fixtures --bin serve -- "$@"
