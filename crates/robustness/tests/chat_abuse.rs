@@ -78,7 +78,9 @@ fn a_reader_that_never_reads(name: &str) {
         batches_while_stuck >= 2,
         "{name}: the listener should have kept receiving while guest2 was stuck; batches then: {batches_while_stuck}"
     );
-    // Everything the listener got: every line once, in order, and the notice.
+    // Everything the listener got: every line once, in order, and the notice (which
+    // counted as one of the lines waited for above: wait for the last talk line too).
+    listener.wait_count(2 + sent, WAIT).unwrap();
     let got = listener.lines_from(1);
     let relayed: Vec<&String> = got.iter().filter(|l| l.starts_with("<guest1> ")).collect();
     assert_eq!(relayed.len(), sent, "{name}: listener got {} of {sent} lines", relayed.len());
