@@ -316,7 +316,9 @@ impl ChatRoom {
         }
         list
     }
+    // ANCHOR_END: watch_list
 
+    // ANCHOR: hold
     /// True while some client is more than [`BEHIND`] bytes behind but has not yet
     /// stalled: new input waits in the kernel until it catches up.
     pub fn holding_input(&self) -> bool {
@@ -336,7 +338,7 @@ impl ChatRoom {
             .map(|left| left + Duration::from_millis(1))
             .fold(timeout, Duration::min)
     }
-    // ANCHOR_END: watch_list
+    // ANCHOR_END: hold
 
     /// Who owns `fd`, in words, for narrating a wake-up.
     pub fn owner(&self, fd: RawFd) -> String {
