@@ -118,7 +118,12 @@ fn a_reader_that_never_reads(name: &str) {
     let stats = ask_stats(server.stats).unwrap();
     assert_eq!((stat(&stats, "clients"), stat(&stats, "slow_dropped")), (Some(2), Some(1)), "{stats}");
     drop((talker, listener));
-    server.stop().unwrap();
+    let out = server.stop().unwrap();
+    // It fell behind (the room held input for it, at most a second each time) before
+    // it was dropped as stalled.
+    let held =
+        out.stdout.iter().any(|l| l.contains("\"event\":\"held\"") && l.contains("\"nick\":\"guest2\""));
+    assert!(held, "{name}: no held event for guest2");
 }
 
 #[test]

@@ -407,11 +407,20 @@ impl ChatRoom {
         match client.stream.write(&client.output) {
             Ok(n) => {
                 client.output.drain(..n);
-                if client.output.len() <= BEHIND {
-                    client.behind_since = None; // caught up (enough): no longer holding anyone up
+                let caught_up = client.output.len() <= BEHIND && client.behind_since.is_some();
+                if caught_up {
+                    client.behind_since = None; // no longer holding anyone up
                 }
                 self.counters.bytes_out += n as u64;
                 let (nick, left) = (client.nick.clone(), client.output.len());
+                if caught_up {
+                    happened.push(Happening::new(
+                        "caught_up",
+                        fd,
+                        json!({"nick": nick, "queued": left}),
+                        format!("{nick} caught up ({left} bytes queued): reading everyone's input again"),
+                    ));
+                }
                 happened.push(Happening::new(
                     "flushed",
                     fd,
@@ -848,8 +857,23 @@ impl ChatRoom {
             .collect();
         let mut too_slow = Vec::new();
         for &fd in &targets {
+            let was_behind = self.clients.get(&fd).is_some_and(|c| c.behind_since.is_some());
             if !self.queue(fd, text) {
                 too_slow.push(fd);
+            } else if let Some(client) =
+                self.clients.get(&fd).filter(|c| !was_behind && c.behind_since.is_some())
+            {
+                happened.push(Happening::warn(
+                    "held",
+                    fd,
+                    json!({"nick": client.nick, "queued": client.output.len(), "stall_ms": STALL.as_millis() as u64}),
+                    format!(
+                        "{} is {} bytes behind: nobody's input is read until it catches up (at most {} s)",
+                        client.nick,
+                        client.output.len(),
+                        STALL.as_secs()
+                    ),
+                ));
             }
         }
         for fd in too_slow {
@@ -1078,10 +1102,20 @@ mod tests {
         let (mut room, mut peers) = room_with(2);
         let (talker, reader) = (peers[0].0, peers[1].0);
         let line = "z".repeat(400);
+        let mut held = Vec::new();
         while room.clients[&reader].output.len() <= BEHIND {
-            say(&mut room, &mut peers[0].1, talker, &line);
+            held.extend(
+                say(&mut room, &mut peers[0].1, talker, &line).into_iter().filter(|h| h.event == "held"),
+            );
         }
+        assert_eq!(held.len(), 1, "one held event when it falls behind: {held:?}");
+        assert_eq!(held[0].fd, reader);
         assert!(room.holding_input());
+        let mut caught_up = Vec::new();
+        while room.clients[&reader].output.len() > BEHIND {
+            caught_up.extend(room.on_writable(reader).into_iter().filter(|h| h.event == "caught_up"));
+        }
+        assert_eq!(caught_up.len(), 1, "{caught_up:?}");
         let got = lines_for(&mut room, &mut peers[1].1, reader);
         assert!(got.len() > BEHIND / 400, "{}", got.len());
         assert!(!room.holding_input());
