@@ -67,6 +67,9 @@ fn wait_once(room: &mut ChatRoom, n: &Narrator, timeout: Duration) -> Result<Opt
     // time left), so both are built afresh on every turn: reusing last turn's sets would
     // watch only the fds that happened to be ready last time.
     let watch = room.watch_list();
+    // Shorter while the room holds input for a client that is behind (common::chat):
+    // the room must look again once that client would count as stalled.
+    let timeout = room.wait_timeout(timeout);
     let mut read_set = FdSet::new();
     let mut write_set = FdSet::new();
     let (mut reading, mut writing) = (Vec::new(), Vec::new());

@@ -139,6 +139,9 @@ fn wait_once(
     // turn. Its timeout is a timespec (nanoseconds) that it leaves alone, unlike
     // select's timeval.
     let watch = room.watch_list();
+    // Shorter while the room holds input for a client that is behind (common::chat):
+    // the room must look again once that client would count as stalled.
+    let timeout = room.wait_timeout(timeout);
     let mut read_set = FdSet::new();
     let mut write_set = FdSet::new();
     let (mut reading, mut writing) = (Vec::new(), Vec::new());

@@ -65,6 +65,9 @@ fn wait_once(room: &mut ChatRoom, n: &Narrator, timeout: Duration) -> Result<Opt
     // patch it; it is rebuilt from the room each turn here, as select's sets are,
     // because the POLLOUT interest changes every turn anyway.
     let watch = room.watch_list();
+    // Shorter while the room holds input for a client that is behind (common::chat):
+    // the room must look again once that client would count as stalled.
+    let timeout = room.wait_timeout(timeout);
     let mut pollfds: Vec<PollFd> = watch
         .iter()
         .map(|w| {

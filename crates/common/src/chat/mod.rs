@@ -20,6 +20,15 @@
 //! client has an output queue, flushed only when the wait call says its socket is
 //! writable, and bounded: a client more than [`OUTPUT_LIMIT`] bytes behind is
 //! disconnected, with a notice, and nobody else notices a thing.
+//!
+//! A queue can also grow because of a burst, not a dead reader: one wake-up may read
+//! 4 KiB from each of ten talkers and queue all of it for every listener at once,
+//! before any listener has had a turn to drain. Dropping a listener for that would be
+//! wrong, so the room pushes back instead: while a client is more than [`BEHIND`]
+//! bytes behind, nobody's input is read (the kernel holds it, and TCP slows the
+//! talkers down), and the wait is cut short so the room looks again soon. A client
+//! still that far behind after [`STALL`] has stopped reading: it no longer holds the
+//! room up, and is dropped once its queue passes [`OUTPUT_LIMIT`].
 
 pub mod line;
 pub mod tell;
@@ -38,8 +47,21 @@ use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
 use std::time::{Duration, Instant};
 
-/// Most bytes queued for one client before it counts as "not reading" and is dropped.
+/// Most bytes queued for a client that has stopped reading (see [`STALL`]) before it
+/// is dropped.
 pub const OUTPUT_LIMIT: usize = 64 * 1024;
+
+/// A client with more than this queued holds up everyone's input until it catches up
+/// (for at most [`STALL`]).
+pub const BEHIND: usize = 16 * 1024;
+
+/// How long a client may stay more than [`BEHIND`] bytes behind before it counts as
+/// having stopped reading.
+pub const STALL: Duration = Duration::from_secs(1);
+
+/// Most bytes queued for any client, stalled or not: memory stays bounded whatever
+/// the clients do.
+pub const HARD_LIMIT: usize = 16 * OUTPUT_LIMIT;
 
 /// Bytes asked for in one `read()`. One read per wake-up keeps every client's turn short.
 const READ_CHUNK: usize = 4096;
@@ -100,7 +122,11 @@ impl Leave {
             Leave::Closed => "read() = 0: the peer closed its end".into(),
             Leave::Failed(e) => format!("{} ({})", crate::error::errno_name(e), e.desc()),
             Leave::HungUp => "hang-up reported by the wait call".into(),
-            Leave::TooSlow => format!("stopped reading: over {} KiB queued", OUTPUT_LIMIT / 1024),
+            Leave::TooSlow => format!(
+                "stopped reading: over {} KiB queued, behind for {} s or more",
+                OUTPUT_LIMIT / 1024,
+                STALL.as_secs()
+            ),
             Leave::Shutdown => "server shutting down".into(),
         }
     }
@@ -116,6 +142,20 @@ struct Client {
     output: Vec<u8>,
     /// Set by `/quit`: read no more, close once `output` is flushed.
     leaving: bool,
+    /// When `output` last grew past [`BEHIND`]; None while it is at or below.
+    behind_since: Option<Instant>,
+}
+
+impl Client {
+    /// More than [`BEHIND`] bytes behind for [`STALL`] or longer: it stopped reading.
+    fn stalled(&self, now: Instant) -> bool {
+        self.behind_since.is_some_and(|since| now.duration_since(since) >= STALL)
+    }
+
+    /// Behind, but not for long enough to count as stalled: the room waits for it.
+    fn holding_up(&self, now: Instant) -> bool {
+        self.behind_since.is_some() && !self.stalled(now)
+    }
 }
 
 /// One fd the demo should wait on, and for what.
@@ -149,7 +189,8 @@ pub struct ChatRoom {
     /// Accepted fds at or above this are refused (select's FD_SETSIZE).
     fd_ceiling: Option<RawFd>,
     /// Set after accept() failed with EMFILE/ENFILE, cleared when a client leaves:
-    /// otherwise the listener stays readable and the loop would spin.
+    /// otherwise the listeners stay readable and the loop would spin. Both listeners
+    /// pause: the stats port's accept() needs an fd just the same.
     accept_paused: bool,
     stop: StopRule,
     deadline: Option<Instant>,
@@ -255,25 +296,49 @@ impl ChatRoom {
 
     // ANCHOR: watch_list
     /// Every fd to wait on and what for, rebuilt on each call from the room's state:
-    /// listeners for reading; clients for reading (unless leaving) and for writing
-    /// only while they have queued output. Asking for writability with nothing to
-    /// write would make every wait return at once: an idle socket is always writable.
+    /// listeners for reading (unless out of fds); clients for reading (unless leaving,
+    /// or the room is holding input for a client that is behind) and for writing only
+    /// while they have queued output. Asking for writability with nothing to write
+    /// would make every wait return at once: an idle socket is always writable.
     pub fn watch_list(&self) -> Vec<Watch<'_>> {
         let mut list = Vec::with_capacity(self.clients.len() + 2);
         if !self.accept_paused {
             list.push(Watch { fd: self.chat.as_fd(), read: true, write: false });
+            list.push(Watch { fd: self.stats.as_fd(), read: true, write: false });
         }
-        list.push(Watch { fd: self.stats.as_fd(), read: true, write: false });
+        let holding = self.holding_input();
         for client in self.clients.values() {
             list.push(Watch {
                 fd: client.stream.as_fd(),
-                read: !client.leaving,
+                read: !client.leaving && !holding,
                 write: !client.output.is_empty(),
             });
         }
         list
     }
     // ANCHOR_END: watch_list
+
+    // ANCHOR: hold
+    /// True while some client is more than [`BEHIND`] bytes behind but has not yet
+    /// stalled: new input waits in the kernel until it catches up.
+    pub fn holding_input(&self) -> bool {
+        let now = Instant::now();
+        self.clients.values().any(|c| c.holding_up(now))
+    }
+
+    /// The wait call's timeout: `timeout`, cut short while the room holds input, so
+    /// that a client that is behind is looked at again when it would count as
+    /// stalled (its socket may never become writable to wake the wait).
+    pub fn wait_timeout(&self, timeout: Duration) -> Duration {
+        let now = Instant::now();
+        self.clients
+            .values()
+            .filter(|c| c.holding_up(now))
+            .filter_map(|c| c.behind_since.map(|since| (since + STALL).saturating_duration_since(now)))
+            .map(|left| left + Duration::from_millis(1))
+            .fold(timeout, Duration::min)
+    }
+    // ANCHOR_END: hold
 
     /// Who owns `fd`, in words, for narrating a wake-up.
     pub fn owner(&self, fd: RawFd) -> String {
@@ -342,8 +407,20 @@ impl ChatRoom {
         match client.stream.write(&client.output) {
             Ok(n) => {
                 client.output.drain(..n);
+                let caught_up = client.output.len() <= BEHIND && client.behind_since.is_some();
+                if caught_up {
+                    client.behind_since = None; // no longer holding anyone up
+                }
                 self.counters.bytes_out += n as u64;
                 let (nick, left) = (client.nick.clone(), client.output.len());
+                if caught_up {
+                    happened.push(Happening::new(
+                        "caught_up",
+                        fd,
+                        json!({"nick": nick, "queued": left}),
+                        format!("{nick} caught up ({left} bytes queued): reading everyone's input again"),
+                    ));
+                }
                 happened.push(Happening::new(
                     "flushed",
                     fd,
@@ -496,6 +573,9 @@ impl ChatRoom {
                 Err(e) => {
                     let errno = errno_of(&e);
                     if errno == Errno::EMFILE || errno == Errno::ENFILE {
+                        // The connection stays in the listen queue, so the listener
+                        // stays readable: watching it now would wake the loop at once,
+                        // again and again, at 100% CPU.
                         self.accept_paused = true;
                     }
                     happened.push(Happening::warn(
@@ -536,6 +616,7 @@ impl ChatRoom {
                 input: LineBuffer::default(),
                 output: Vec::new(),
                 leaving: false,
+                behind_since: None,
             };
             self.clients.insert(fd, client);
             self.queue(fd, &format!("* you are {nick}; {COMMANDS}"));
@@ -582,10 +663,14 @@ impl ChatRoom {
                 Ok((stream, _)) => stream,
                 Err(e) if would_block_io(&e) => return,
                 Err(e) => {
+                    let errno = errno_of(&e);
+                    if errno == Errno::EMFILE || errno == Errno::ENFILE {
+                        self.accept_paused = true; // as for the chat port: do not spin
+                    }
                     happened.push(Happening::warn(
                         "accept_failed",
                         self.stats.as_raw_fd(),
-                        json!({"errno": crate::error::errno_name(errno_of(&e))}),
+                        json!({"errno": crate::error::errno_name(errno), "paused": self.accept_paused}),
                         format!("accept() on the stats port failed: {e}"),
                     ));
                     return;
@@ -742,15 +827,21 @@ impl ChatRoom {
         Ok(std::mem::replace(&mut client.nick, new.to_string()))
     }
 
-    /// Queues `text` plus newline for one client. Returns false if that pushed its
-    /// queue past [`OUTPUT_LIMIT`]. The kernel's socket buffers absorb a few hundred
-    /// KiB before this queue grows at all, so a client crossing the limit has stopped
-    /// reading for a good while, not just blinked.
+    /// Queues `text` plus newline for one client. Returns false if the client must go:
+    /// it has stalled (see [`STALL`]) and its queue passed [`OUTPUT_LIMIT`], or its
+    /// queue passed [`HARD_LIMIT`]. The kernel's socket buffers absorb a few hundred
+    /// KiB before this queue grows at all, so a stalled client has stopped reading for
+    /// a good while, not just blinked.
     fn queue(&mut self, fd: RawFd, text: &str) -> bool {
         let Some(client) = self.clients.get_mut(&fd) else { return true };
         client.output.extend_from_slice(text.as_bytes());
         client.output.push(b'\n');
-        client.output.len() <= OUTPUT_LIMIT
+        let now = Instant::now();
+        if client.output.len() > BEHIND && client.behind_since.is_none() {
+            client.behind_since = Some(now);
+        }
+        let len = client.output.len();
+        len <= HARD_LIMIT && (len <= OUTPUT_LIMIT || !client.stalled(now))
     }
 
     // ANCHOR: broadcast
@@ -766,8 +857,23 @@ impl ChatRoom {
             .collect();
         let mut too_slow = Vec::new();
         for &fd in &targets {
+            let was_behind = self.clients.get(&fd).is_some_and(|c| c.behind_since.is_some());
             if !self.queue(fd, text) {
                 too_slow.push(fd);
+            } else if let Some(client) =
+                self.clients.get(&fd).filter(|c| !was_behind && c.behind_since.is_some())
+            {
+                happened.push(Happening::warn(
+                    "held",
+                    fd,
+                    json!({"nick": client.nick, "queued": client.output.len(), "stall_ms": STALL.as_millis() as u64}),
+                    format!(
+                        "{} is {} bytes behind: nobody's input is read until it catches up (at most {} s)",
+                        client.nick,
+                        client.output.len(),
+                        STALL.as_secs()
+                    ),
+                ));
             }
         }
         for fd in too_slow {
@@ -942,6 +1048,10 @@ mod tests {
         let mut dropped = Vec::new();
         let mut reader_got = Vec::new();
         for _ in 0..(OUTPUT_LIMIT / 400 + 2) {
+            // As if a second had passed since it fell behind: it has stalled.
+            if let Some(since) = room.clients.get_mut(&sloth).and_then(|c| c.behind_since.as_mut()) {
+                *since = Instant::now() - STALL;
+            }
             for h in say(&mut room, &mut peers[0].1, talker, &line) {
                 if h.event == "left" {
                     dropped.push(h);
@@ -958,5 +1068,57 @@ mod tests {
         say(&mut room, &mut peers[0].1, talker, "still here");
         let got = lines_for(&mut room, &mut peers[2].1, reader);
         assert_eq!(got.last().map(String::as_str), Some("<guest1> still here"));
+    }
+
+    #[test]
+    fn a_client_behind_holds_input_until_it_stalls_then_is_dropped() {
+        let (mut room, mut peers) = room_with(2);
+        let (talker, behind) = (peers[0].0, peers[1].0);
+        let line = "y".repeat(400);
+        // Never flushed: past BEHIND, the room stops reading anyone's input.
+        while room.clients[&behind].output.len() <= BEHIND {
+            say(&mut room, &mut peers[0].1, talker, &line);
+        }
+        assert!(room.holding_input());
+        assert!(room.watch_list().iter().all(|w| !w.read || w.fd.as_raw_fd() <= room.stats.as_raw_fd()));
+        let cut = room.wait_timeout(Duration::from_secs(10));
+        assert!(cut <= STALL + Duration::from_millis(1), "{cut:?}");
+        // Behind but not stalled: past OUTPUT_LIMIT it is kept (a burst, not a dead reader).
+        while room.clients[&behind].output.len() <= OUTPUT_LIMIT {
+            say(&mut room, &mut peers[0].1, talker, &line);
+        }
+        assert!(room.clients.contains_key(&behind));
+        // Once it has been behind for STALL, it holds nobody up, and the next line drops it.
+        room.clients.get_mut(&behind).unwrap().behind_since = Some(Instant::now() - STALL);
+        assert!(!room.holding_input());
+        assert_eq!(room.wait_timeout(Duration::from_secs(10)), Duration::from_secs(10));
+        let happened = say(&mut room, &mut peers[0].1, talker, &line);
+        assert!(happened.iter().any(|h| h.event == "left" && h.fd == behind), "{happened:?}");
+        assert_eq!(room.counters.slow_dropped, 1);
+    }
+
+    #[test]
+    fn catching_up_ends_the_hold() {
+        let (mut room, mut peers) = room_with(2);
+        let (talker, reader) = (peers[0].0, peers[1].0);
+        let line = "z".repeat(400);
+        let mut held = Vec::new();
+        while room.clients[&reader].output.len() <= BEHIND {
+            held.extend(
+                say(&mut room, &mut peers[0].1, talker, &line).into_iter().filter(|h| h.event == "held"),
+            );
+        }
+        assert_eq!(held.len(), 1, "one held event when it falls behind: {held:?}");
+        assert_eq!(held[0].fd, reader);
+        assert!(room.holding_input());
+        let mut caught_up = Vec::new();
+        while room.clients[&reader].output.len() > BEHIND {
+            caught_up.extend(room.on_writable(reader).into_iter().filter(|h| h.event == "caught_up"));
+        }
+        assert_eq!(caught_up.len(), 1, "{caught_up:?}");
+        let got = lines_for(&mut room, &mut peers[1].1, reader);
+        assert!(got.len() > BEHIND / 400, "{}", got.len());
+        assert!(!room.holding_input());
+        assert!(room.clients[&reader].behind_since.is_none());
     }
 }

@@ -9,7 +9,9 @@
 //! * `still_waiting`: `{"call", "timeout_ms"}` when the timeout passed with nothing ready;
 //! * one event per [`Happening`] (`accepted`, `refused`, `read`, `relayed`, `command`,
 //!   `renamed`, `quit`, `flushed`, `left`, `line_cut`, `sanitized`, `partial_dropped`,
-//!   `stats_served`, `accept_failed`, `forgotten`, `shutdown`, `listening`);
+//!   `stats_served`, `accept_failed`, `forgotten`, `shutdown`, `listening`, `held` and
+//!   `caught_up` (a client fell behind and the room held input for it, and when it
+//!   caught up));
 //! * `summary`: `{"counts": {event: n}}` in place of the happenings when one wake-up
 //!   produced more than [`MAX_TOLD`] of them (the `--clients` crowd).
 
