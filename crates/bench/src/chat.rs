@@ -192,15 +192,14 @@ fn run_once(call: &str, clients: usize, per_client: usize) -> Result<RunResult> 
     // Everyone is in once everyone has had its welcome (the room is quiet: no joins).
     let mut base = Vec::with_capacity(clients);
     for client in &joined {
-        base.push(client.wait_lines(1, Duration::from_secs(20))?.len());
+        base.push(client.wait_count(1, Duration::from_secs(20))?);
     }
     // Waves: every client sends its j-th line. Waves go out in batches of `batch`, and
     // a batch is sent only once every client has received everything up to the batch
     // before it. Sending all M lines at once would put (N-1) x M lines in each client's
-    // queue in one burst, and past 64 KiB the room drops that client as "too slow" (its
-    // guard against peers that stop reading): the room working, not a throughput
-    // figure. Two batches in flight keep each backlog near 32 KiB and the server busy.
-    // (Waiting is done sparingly: each wait copies the client's whole transcript.)
+    // queue in one burst, and past 16 KiB the room stops reading input until that client
+    // catches up (its back-pressure): the room working, not a throughput figure. Two
+    // batches in flight keep each backlog near that and the server busy.
     let batch = (16 * 1024 / ((clients - 1).max(1) * 20)).max(1);
     for client in &joined {
         client.writer()?.set_nodelay(true).context("setsockopt(TCP_NODELAY)")?;
@@ -211,7 +210,7 @@ fn run_once(call: &str, clients: usize, per_client: usize) -> Result<RunResult> 
     let wait_for_waves = |joined: &[ChatClient], waves: usize| -> Result<()> {
         for (i, client) in joined.iter().enumerate() {
             let left = deadline.saturating_duration_since(Instant::now());
-            if client.wait_lines(base[i] + (clients - 1) * waves, left).is_err() {
+            if client.wait_count(base[i] + (clients - 1) * waves, left).is_err() {
                 return Err(diagnose(call, joined, clients, per_client, started, &server));
             }
         }
