@@ -83,7 +83,7 @@ fn out_path(tag: &str) -> PathBuf {
     std::env::temp_dir().join(format!("aio-lab-strips-check-{}-{tag}.ppm", std::process::id()))
 }
 
-fn run_once(submission: &Submission, n: usize, seed: u64, strips: usize) -> Result<Run, String> {
+fn run_once(submission: &Submission, n: usize, seed: u64, strips: usize, hung: bool) -> Result<Run, String> {
     let image = StripImage { seed, width: WIDTH, height: HEIGHT, strips };
     let site = Arc::new(StripSite::new(image, DELAY_MS.0, DELAY_MS.1));
     let plan = site.plan();
@@ -99,7 +99,8 @@ fn run_once(submission: &Submission, n: usize, seed: u64, strips: usize) -> Resu
     ]);
     // Long enough for a correct program that fetches one strip at a time (so the
     // picture is judged apart from the concurrency), short enough to end a hang.
-    let limit = plan.1.mul_f64(1.5) + Duration::from_secs(3);
+    // After one run hung, the others get a short limit: one hang is enough to know.
+    let limit = if hung { Duration::from_secs(2) } else { plan.1.mul_f64(1.5) + Duration::from_secs(3) };
     let ran = run_limited(cmd, limit);
     let peak = server.peak_in_flight();
     let served = server.stop_and_collect();
@@ -168,6 +169,13 @@ fn reports_time(stdout: &str) -> bool {
 
 fn check_never_above(runs: &[Run]) -> Result<String, String> {
     for r in runs {
+        if r.served.is_empty() {
+            return Err(format!(
+                "{}: not judged, since the server saw no request at all ({})",
+                r.label(),
+                r.ran.ending()
+            ));
+        }
         let peak = r.peak.max(peak_overlap(&r.served));
         if peak > r.n {
             return Err(format!(
@@ -258,7 +266,7 @@ fn check_errors(submission: &Submission) -> Result<String, String> {
             out.clone().into_os_string(),
             url.into(),
         ]);
-        let ran = run_limited(cmd, Duration::from_secs(10));
+        let ran = run_limited(cmd, Duration::from_secs(5));
         let _ = std::fs::remove_file(&out);
         let lines: Vec<&str> = ran.stderr.lines().filter(|l| !l.trim().is_empty()).collect();
         if ran.code != Some(1) || lines.len() != 1 {
@@ -277,7 +285,8 @@ fn main() -> ExitCode {
     fixtures::marking::main(LAB, |submission, marking: &mut Marking| {
         let mut runs = Vec::new();
         for (n, seed, strips) in RUNS {
-            match run_once(submission, n, seed, strips) {
+            let hung = runs.iter().any(|r: &Run| r.ran.timed_out);
+            match run_once(submission, n, seed, strips, hung) {
                 Ok(run) => runs.push(run),
                 Err(why) => {
                     marking.check("setup", 0, || Err(why));

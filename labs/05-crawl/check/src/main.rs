@@ -141,8 +141,9 @@ fn judge_lines(run: &Run) -> Result<BTreeSet<String>, String> {
     let (_, _, images) = run.answer();
     let mut set = BTreeSet::new();
     for line in lines {
+        let shown = shorten(line, 90);
         if !set.insert(line.clone()) {
-            return Err(format!("{}: {line} is listed twice", run.label()));
+            return Err(format!("{}: {shown} is listed twice", run.label()));
         }
         if !images.contains(line) {
             let hint = if line.starts_with("http") {
@@ -151,7 +152,7 @@ fn judge_lines(run: &Run) -> Result<BTreeSet<String>, String> {
             } else {
                 "not an absolute URL like http://127.0.0.1:PORT/web/img/NAME.png"
             };
-            return Err(format!("{}: {line:?} is {hint}", run.label()));
+            return Err(format!("{}: {shown:?} is {hint}", run.label()));
         }
     }
     let delivered = run.delivered_images();
@@ -216,6 +217,9 @@ fn check_no_page_twice(runs: &[Run]) -> Result<String, String> {
         }
     }
     let total: usize = runs.iter().map(|r| r.served.len()).sum();
+    if total == 0 {
+        return Err("not judged, since the server saw no request at all".into());
+    }
     Ok(format!("{} runs, {total} requests, no page fetched twice", runs.len()))
 }
 
@@ -264,6 +268,13 @@ fn check_stops_soon(run: &Run) -> Result<String, String> {
 
 fn check_never_above(runs: &[Run]) -> Result<String, String> {
     for r in runs {
+        if r.served.is_empty() {
+            return Err(format!(
+                "{}: not judged, since the server saw no request at all ({})",
+                r.label(),
+                r.ran.ending()
+            ));
+        }
         let peak = r.peak.max(peak_overlap(&r.served));
         if peak > r.n {
             return Err(format!(
