@@ -156,14 +156,19 @@ fn check_pictures(runs: &[Run]) -> Result<String, String> {
     Ok(format!("{} pictures exact ({}; e.g. FNV-1a {first:#018x})", runs.len(), seen.join(", ")))
 }
 
-/// A number followed by "s" somewhere on stdout: `0.734 s`, `took 1.2s`.
+/// A number followed by a unit of seconds somewhere on stdout: `0.734 s`, `took 1.2s`,
+/// `3 seconds` (but not `16 strips`).
 fn reports_time(stdout: &str) -> bool {
     let words: Vec<&str> = stdout.split_whitespace().collect();
     words.iter().enumerate().any(|(i, w)| {
         let w = w.trim_end_matches([',', ';', ')', '.']);
         let number = |s: &str| !s.is_empty() && s.parse::<f64>().is_ok();
         (w.ends_with('s') && number(&w[..w.len() - 1]))
-            || (number(w) && words.get(i + 1).is_some_and(|next| next.starts_with('s')))
+            || (number(w)
+                && words.get(i + 1).is_some_and(|next| {
+                    let unit = next.trim_end_matches([',', ';', ')', '.']);
+                    matches!(unit, "s" | "sec" | "secs" | "second" | "seconds")
+                }))
     })
 }
 
@@ -325,4 +330,34 @@ fn main() -> ExitCode {
             .collect();
         marking.check("times", 0, || Ok(info.join("; ")));
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_time_is_a_number_then_s() {
+        assert!(reports_time("fetched 16 strips: 0.734 s (147471 bytes)\n"));
+        assert!(reports_time("took 1.2s\n"));
+        assert!(reports_time("done in 3 seconds"));
+        assert!(!reports_time("fetched 16 strips\n"));
+        assert!(!reports_time(""));
+    }
+
+    #[test]
+    fn a_wrong_picture_says_where() {
+        let image = StripImage { seed: 1, width: 8, height: 4, strips: 2 };
+        let good = image.ppm();
+        assert_eq!(picture_problem(&image, &good), None);
+        let mut swapped = image.ppm_header().into_bytes();
+        let pixels = image.pixels();
+        swapped.extend_from_slice(&pixels[image.strip_len()..]);
+        swapped.extend_from_slice(&pixels[..image.strip_len()]);
+        assert!(picture_problem(&image, &swapped).is_some_and(|p| p.contains("strip 0 of 2")));
+        assert!(picture_problem(&image, b"P3\n").is_some_and(|p| p.contains("header")));
+        assert!(
+            picture_problem(&image, &good[..good.len() - 1]).is_some_and(|p| p.contains("bytes, expected"))
+        );
+    }
 }

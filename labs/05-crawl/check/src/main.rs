@@ -374,3 +374,71 @@ fn main() -> ExitCode {
         marking.check("times", 0, || Ok(info.join("; ")));
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A run whose server record is `pages`, each (path, ms after start it began, ms it took).
+    fn fake_run(m: usize, lines: &[&str], pages: &[(&str, u64, u64)]) -> Run {
+        let t0 = Instant::now();
+        let served = pages
+            .iter()
+            .map(|&(path, at, took)| Served {
+                method: "GET".into(),
+                path: path.into(),
+                status: Some(200),
+                body_bytes: 100,
+                complete: true,
+                started: t0 + Duration::from_millis(at),
+                finished: t0 + Duration::from_millis(at + took),
+                headers: Vec::new(),
+            })
+            .collect();
+        Run {
+            n: 2,
+            m,
+            web: CrawlWeb::new(1),
+            base: "http://h:1".into(),
+            ran: Ran { code: Some(0), ..Ran::default() },
+            lines: Some(lines.iter().map(|l| l.to_string()).collect()),
+            served,
+            peak: 1,
+        }
+    }
+
+    #[test]
+    fn lines_must_be_real_distinct_and_seen() {
+        let tag = CrawlWeb::new(1).tag;
+        let logo = format!("http://h:1/web/img/logo-{tag}.png");
+        let about = format!("http://h:1/web/img/about-{tag}.jpg");
+        let index = ("/web/index.html", 0, 10);
+        let run = fake_run(1, &[&logo], &[index]);
+        assert!(check_stops_at_m(&run).is_ok());
+        let twice = fake_run(2, &[&logo, &logo], &[index]);
+        assert!(check_stops_at_m(&twice).is_err_and(|e| e.contains("twice")));
+        let unseen = fake_run(2, &[&logo, &about], &[index]);
+        assert!(check_stops_at_m(&unseen).is_err_and(|e| e.contains("on no page")));
+        let relative = fake_run(1, &["img/logo.png"], &[index]);
+        assert!(check_stops_at_m(&relative).is_err_and(|e| e.contains("absolute")));
+    }
+
+    #[test]
+    fn a_page_fetched_twice_and_a_crawl_that_goes_on_are_caught() {
+        let run = fake_run(
+            2,
+            &[],
+            &[("/web/index.html", 0, 10), ("/web/about.html", 20, 10), ("/web/index.html", 40, 10)],
+        );
+        assert!(check_no_page_twice(&[run]).is_err_and(|e| e.contains("/web/index.html 2 times")));
+        // The index holds 2 images, delivered at 10 ms: a request at 500 ms is too late.
+        let run = fake_run(
+            2,
+            &[],
+            &[("/web/index.html", 0, 10), ("/web/about.html", 100, 10), ("/web/news.html", 500, 10)],
+        );
+        assert!(check_stops_soon(&run).is_err_and(|e| e.contains("1 request started")));
+        let run = fake_run(2, &[], &[("/web/index.html", 0, 10), ("/web/about.html", 100, 10)]);
+        assert!(check_stops_soon(&run).is_ok());
+    }
+}
