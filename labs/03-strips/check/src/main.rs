@@ -361,3 +361,48 @@ mod tests {
         );
     }
 }
+
+#[cfg(test)]
+mod record_tests {
+    use super::*;
+
+    /// A run with -t 2 whose server record is `spans` (start ms, end ms): the last
+    /// answer carries strip 1 of a 2-strip picture, the others strip 0.
+    fn fake_run(spans: &[(u64, u64)]) -> Run {
+        let t0 = Instant::now();
+        let served = spans
+            .iter()
+            .enumerate()
+            .map(|(i, &(from, to))| Served {
+                method: "GET".into(),
+                path: "/strips".into(),
+                status: Some(200),
+                body_bytes: 0,
+                complete: true,
+                started: t0 + Duration::from_millis(from),
+                finished: t0 + Duration::from_millis(to),
+                headers: vec![(STRIP_INDEX.into(), if i == spans.len() - 1 { "1" } else { "0" }.into())],
+            })
+            .collect();
+        Run {
+            n: 2,
+            image: StripImage { seed: 1, width: 4, height: 2, strips: 2 },
+            plan: (2, Duration::ZERO),
+            ran: Ran::default(),
+            output: None,
+            served,
+            peak: 2,
+        }
+    }
+
+    #[test]
+    fn batches_fail_and_replacing_at_once_passes() {
+        // Batches of 2: each waits for its slower half (40 ms vs 100 ms).
+        let batches = fake_run(&[(0, 40), (0, 100), (100, 140), (100, 200), (200, 240), (200, 300)]);
+        assert!(check_replaces(&[batches]).is_err_and(|e| e.contains("not when the whole batch has")));
+        // The same answers, each replaced 1 ms after it ends.
+        let at_once =
+            fake_run(&[(0, 40), (0, 100), (41, 141), (101, 141), (142, 182), (183, 260), (142, 242)]);
+        assert!(check_replaces(&[at_once]).is_ok());
+    }
+}
