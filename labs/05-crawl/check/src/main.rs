@@ -369,7 +369,15 @@ fn main() -> ExitCode {
         marking.check("errors", 2, || check_errors(submission, limit.min(Duration::from_secs(5))));
         let info: Vec<String> = [one, full, six, short]
             .iter()
-            .map(|r| format!("{}: {:.2} s, {} requests", r.label(), r.ran.took.as_secs_f64(), r.served.len()))
+            .map(|r| {
+                let n = r.served.len();
+                format!(
+                    "{}: {:.2} s, {n} request{}",
+                    r.label(),
+                    r.ran.took.as_secs_f64(),
+                    if n == 1 { "" } else { "s" }
+                )
+            })
             .collect();
         marking.check("times", 0, || Ok(info.join("; ")));
     })
