@@ -1,0 +1,435 @@
+//! The checker for lab 03, "Paste the strips" (labs/03-strips/README.md).
+//!
+//! ```text
+//! just lab strips                      # builds and marks your starter crate
+//! just lab strips --solution           # marks the reference solution
+//! just lab strips -- ./strips          # marks any program (a C one, say)
+//! ```
+//!
+//! It judges from outside, honestly: for each run it starts its own strip server
+//! (fixtures::lab_web::StripSite), runs `PROGRAM -t N -o FILE URL` under a deadline,
+//! and then reads the server's OWN record of every request (when it arrived, when its
+//! answer was out, which strip it carried). Concurrency is whatever that record shows,
+//! never what the program prints; the picture must match byte for byte.
+
+use fixtures::child::{run_limited, shorten, Ran};
+use fixtures::http::{peak_overlap, time_below, Served, Server};
+use fixtures::lab_web::{fnv1a, StripImage, StripSite, STRIP_INDEX};
+use fixtures::marking::{Lab, Marking, Submission};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+const LAB: Lab = Lab {
+    name: "strips",
+    folder: "03-strips",
+    title: "fetch every strip of a picture with curl multi, at most N in flight, and paste them together",
+};
+
+/// The runs, each with its own picture: (-t N, seed, strips).
+const RUNS: [(usize, u64, usize); 3] = [(1, 17, 8), (4, 11, 16), (8, 2, 16)];
+/// Picture size (the height is a multiple of every strip count above).
+const WIDTH: usize = 256;
+const HEIGHT: usize = 192;
+/// Each answer is delayed by this much (ms), chosen per request from the seed.
+const DELAY_MS: (u64, u64) = (40, 120);
+/// How long a slot may stand empty (the median over the run) between one answer going
+/// out and the next request arriving. A program that replaces each finished transfer
+/// at once takes 1 to 7 ms here, even on a busy machine; one that waits for a whole
+/// batch leaves each slot empty until the batch's slowest strip is in: 20 to 50 ms
+/// with these delays.
+const MAX_MEDIAN_GAP: Duration = Duration::from_millis(12);
+
+/// One run of the submission against its own strip server.
+struct Run {
+    n: usize,
+    image: StripImage,
+    /// Requests needed, and the time a one-at-a-time program would take.
+    plan: (usize, Duration),
+    ran: Ran,
+    /// The output file's contents, if it was written.
+    output: Option<Vec<u8>>,
+    served: Vec<Served>,
+    /// The server's own live count of the most requests in flight at once.
+    peak: usize,
+}
+
+impl Run {
+    fn label(&self) -> String {
+        format!("-t {}", self.n)
+    }
+
+    /// When the server had handed out every strip (in complete answers), if it had.
+    fn complete_at(&self) -> Option<Instant> {
+        let mut done: Vec<&Served> =
+            self.served.iter().filter(|s| s.complete && s.status == Some(200)).collect();
+        done.sort_by_key(|s| s.finished);
+        let mut seen = vec![false; self.image.strips];
+        let mut missing = self.image.strips;
+        for s in done {
+            let Some(i) = s.header(STRIP_INDEX).and_then(|v| v.parse::<usize>().ok()) else { continue };
+            if i < seen.len() && !seen[i] {
+                seen[i] = true;
+                missing -= 1;
+                if missing == 0 {
+                    return Some(s.finished);
+                }
+            }
+        }
+        None
+    }
+}
+
+/// A fresh output path for one run (removed before and after).
+fn out_path(tag: &str) -> PathBuf {
+    std::env::temp_dir().join(format!("aio-lab-strips-check-{}-{tag}.ppm", std::process::id()))
+}
+
+fn run_once(submission: &Submission, n: usize, seed: u64, strips: usize, hung: bool) -> Result<Run, String> {
+    let image = StripImage { seed, width: WIDTH, height: HEIGHT, strips };
+    let site = Arc::new(StripSite::new(image, DELAY_MS.0, DELAY_MS.1));
+    let plan = site.plan();
+    let server = Server::start_site(site).map_err(|e| format!("could not start the strip server: {e}"))?;
+    let out = out_path(&format!("t{n}"));
+    let _ = std::fs::remove_file(&out);
+    let cmd = submission.command([
+        "-t".into(),
+        n.to_string().into(),
+        "-o".into(),
+        out.clone().into_os_string(),
+        server.url("/strips").into(),
+    ]);
+    // Long enough for a correct program that fetches one strip at a time (so the
+    // picture is judged apart from the concurrency), short enough to end a hang.
+    // After one run hung, the others get a short limit: one hang is enough to know.
+    let limit = if hung { Duration::from_secs(2) } else { plan.1.mul_f64(1.5) + Duration::from_secs(3) };
+    let ran = run_limited(cmd, limit);
+    let peak = server.peak_in_flight();
+    let served = server.stop_and_collect();
+    let output = std::fs::read(&out).ok();
+    let _ = std::fs::remove_file(&out);
+    Ok(Run { n, image, plan, ran, output, served, peak })
+}
+
+/// Says how `got` differs from the picture `image` should give, or None if it doesn't.
+fn picture_problem(image: &StripImage, got: &[u8]) -> Option<String> {
+    let want = image.ppm();
+    if got == want.as_slice() {
+        return None;
+    }
+    let header = image.ppm_header();
+    if !got.starts_with(header.as_bytes()) {
+        let got_head = String::from_utf8_lossy(&got[..got.len().min(header.len())]).into_owned();
+        return Some(format!("the file must start with the header {header:?}, it starts with {got_head:?}"));
+    }
+    if got.len() != want.len() {
+        return Some(format!(
+            "{} bytes, expected {} ({} strips of {} bytes after the header)",
+            got.len(),
+            want.len(),
+            image.strips,
+            image.strip_len()
+        ));
+    }
+    let at = got.iter().zip(&want).position(|(a, b)| a != b).unwrap_or(0);
+    let strip = (at - header.len()) / image.strip_len();
+    Some(format!(
+        "right size, but byte {at} differs (in strip {strip} of {}): a strip pasted in the wrong place?",
+        image.strips
+    ))
+}
+
+/// The image check: every run's picture must be exact.
+fn check_pictures(runs: &[Run]) -> Result<String, String> {
+    let mut seen = Vec::new();
+    for r in runs {
+        let Some(got) = &r.output else {
+            return Err(format!("{}: no output file was written ({})", r.label(), r.ran.ending()));
+        };
+        if let Some(problem) = picture_problem(&r.image, got) {
+            return Err(format!("{}: {problem}", r.label()));
+        }
+        if r.ran.code != Some(0) {
+            return Err(format!("{}: the picture is right, but {}", r.label(), r.ran.ending()));
+        }
+        seen.push(format!("{} in {:.2} s", r.label(), r.ran.took.as_secs_f64()));
+    }
+    let first = runs.first().map(|r| fnv1a(&r.image.ppm())).unwrap_or(0);
+    Ok(format!("{} pictures exact ({}; e.g. FNV-1a {first:#018x})", runs.len(), seen.join(", ")))
+}
+
+/// A number followed by a unit of seconds somewhere on stdout: `0.734 s`, `took 1.2s`,
+/// `3 seconds` (but not `16 strips`).
+fn reports_time(stdout: &str) -> bool {
+    let words: Vec<&str> = stdout.split_whitespace().collect();
+    words.iter().enumerate().any(|(i, w)| {
+        let w = w.trim_end_matches([',', ';', ')', '.']);
+        let number = |s: &str| !s.is_empty() && s.parse::<f64>().is_ok();
+        (w.ends_with('s') && number(&w[..w.len() - 1]))
+            || (number(w)
+                && words.get(i + 1).is_some_and(|next| {
+                    let unit = next.trim_end_matches([',', ';', ')', '.']);
+                    matches!(unit, "s" | "sec" | "secs" | "second" | "seconds")
+                }))
+    })
+}
+
+fn check_never_above(runs: &[Run]) -> Result<String, String> {
+    for r in runs {
+        if r.served.is_empty() {
+            return Err(format!(
+                "{}: not judged, since the server saw no request at all ({})",
+                r.label(),
+                r.ran.ending()
+            ));
+        }
+        let peak = r.peak.max(peak_overlap(&r.served));
+        if peak > r.n {
+            return Err(format!(
+                "{}: the server saw {peak} requests in flight at once; -t {} allows at most {}",
+                r.label(),
+                r.n,
+                r.n
+            ));
+        }
+    }
+    Ok(runs.iter().map(|r| format!("{}: at most {}", r.label(), r.peak)).collect::<Vec<_>>().join(", "))
+}
+
+fn check_reaches(runs: &[Run]) -> Result<String, String> {
+    let short: Vec<String> =
+        runs.iter().filter(|r| r.peak < r.n).map(|r| format!("{} asks for {}", r.label(), r.n)).collect();
+    if short.is_empty() {
+        return Ok(runs
+            .iter()
+            .map(|r| format!("{}: {} at once", r.label(), r.peak))
+            .collect::<Vec<_>>()
+            .join(", "));
+    }
+    let most = runs.iter().map(|r| r.peak).max().unwrap_or(0);
+    Err(format!(
+        "never more than {most} request{} in flight at the server; {}",
+        if most == 1 { "" } else { "s" },
+        short.join(", ")
+    ))
+}
+
+fn check_replaces(runs: &[Run]) -> Result<String, String> {
+    let mut seen = Vec::new();
+    for r in runs.iter().filter(|r| r.n > 1) {
+        if r.peak < r.n {
+            return Err(format!(
+                "{}: not judged, since the server never saw {} requests in flight at once (see in_flight_reaches_n)",
+                r.label(),
+                r.n
+            ));
+        }
+        let Some(from) = r.served.iter().map(|s| s.started).min() else {
+            return Err(format!("{}: the server saw no request", r.label()));
+        };
+        let Some(to) = r.complete_at() else {
+            return Err(format!(
+                "{}: the server never handed out every strip ({})",
+                r.label(),
+                r.ran.ending()
+            ));
+        };
+        let window = to.saturating_duration_since(from);
+        let share = time_below(&r.served, r.n, from, to).as_secs_f64() / window.as_secs_f64().max(1e-9);
+        let mut gaps = refill_gaps(&r.served, to);
+        gaps.sort();
+        let median = gaps.get(gaps.len() / 2).copied().unwrap_or_default();
+        let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+        if median > MAX_MEDIAN_GAP {
+            return Err(format!(
+                "{}: when a strip's answer went out, the next request arrived {:.0} ms later \
+                 (the median; allowed: {:.0} ms), and fewer than {} were in flight {:.0}% of the time: \
+                 start a new transfer as soon as one finishes, not when the whole batch has",
+                r.label(),
+                ms(median),
+                ms(MAX_MEDIAN_GAP),
+                r.n,
+                share * 100.0
+            ));
+        }
+        seen.push(format!(
+            "{}: next request {:.1} ms after an answer (median), below {} in flight {:.0}% of the time",
+            r.label(),
+            ms(median),
+            r.n,
+            share * 100.0
+        ));
+    }
+    Ok(seen.join(", "))
+}
+
+/// For each answer that went out while strips were still missing, how long its slot
+/// stood empty: until the next request arrived (or, if none did, until the end).
+fn refill_gaps(served: &[Served], to: Instant) -> Vec<Duration> {
+    let mut starts: Vec<Instant> = served.iter().map(|s| s.started).collect();
+    starts.sort();
+    served
+        .iter()
+        .filter(|s| s.finished < to)
+        .map(|s| {
+            let next = starts.partition_point(|&t| t < s.finished);
+            starts.get(next).map_or(to, |&t| t).saturating_duration_since(s.finished)
+        })
+        .collect()
+}
+
+/// Bad URLs: each must give exit code 1 and one line on stderr, promptly.
+fn check_errors(submission: &Submission) -> Result<String, String> {
+    let refused = fixtures::http::refused_port().map_err(|e| e.to_string())?;
+    let server = Server::start().map_err(|e| e.to_string())?;
+    let cases = [
+        ("a refused port", format!("http://127.0.0.1:{refused}/strips")),
+        ("a URL that answers 404", server.url("/no-strips-here")),
+        ("a malformed URL", "http//not a url".to_string()),
+    ];
+    let mut seen = Vec::new();
+    for (what, url) in cases {
+        let out = out_path("error");
+        let cmd = submission.command([
+            "-t".into(),
+            "2".into(),
+            "-o".into(),
+            out.clone().into_os_string(),
+            url.into(),
+        ]);
+        let ran = run_limited(cmd, Duration::from_secs(5));
+        let _ = std::fs::remove_file(&out);
+        let lines: Vec<&str> = ran.stderr.lines().filter(|l| !l.trim().is_empty()).collect();
+        if ran.code != Some(1) || lines.len() != 1 {
+            return Err(format!(
+                "with {what}: expected exit code 1 and one line on stderr, got {}{}",
+                ran.ending(),
+                if lines.len() > 1 { format!(" ({} lines)", lines.len()) } else { String::new() }
+            ));
+        }
+        seen.push(format!("{what}: {:?}", shorten(lines[0], 70)));
+    }
+    Ok(seen.join("; "))
+}
+
+fn main() -> ExitCode {
+    fixtures::marking::main(LAB, |submission, marking: &mut Marking| {
+        let mut runs = Vec::new();
+        for (n, seed, strips) in RUNS {
+            let hung = runs.iter().any(|r: &Run| r.ran.timed_out);
+            match run_once(submission, n, seed, strips, hung) {
+                Ok(run) => runs.push(run),
+                Err(why) => {
+                    marking.check("setup", 0, || Err(why));
+                    return;
+                }
+            }
+        }
+        marking.check("picture", 3, || check_pictures(&runs));
+        marking.check("reports_time", 1, || {
+            let r = &runs[1];
+            if reports_time(&r.ran.stdout) {
+                Ok(format!("{:?}", shorten(r.ran.stdout.trim(), 100)))
+            } else {
+                Err(format!(
+                    "print the time taken on stdout, e.g. \"took 0.734 s\"; it printed {:?}",
+                    shorten(r.ran.stdout.trim(), 100)
+                ))
+            }
+        });
+        marking.check("in_flight_at_most_n", 2, || check_never_above(&runs));
+        marking.check("in_flight_reaches_n", 3, || check_reaches(&runs));
+        marking.check("replaces_at_once", 3, || check_replaces(&runs));
+        marking.check("errors", 2, || check_errors(submission));
+        let info: Vec<String> = runs
+            .iter()
+            .map(|r| {
+                format!(
+                    "{}: {:.2} s, {} requests (one at a time needs {} requests, {:.2} s of delays)",
+                    r.label(),
+                    r.ran.took.as_secs_f64(),
+                    r.served.len(),
+                    r.plan.0,
+                    r.plan.1.as_secs_f64()
+                )
+            })
+            .collect();
+        marking.check("times", 0, || Ok(info.join("; ")));
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_time_is_a_number_then_s() {
+        assert!(reports_time("fetched 16 strips: 0.734 s (147471 bytes)\n"));
+        assert!(reports_time("took 1.2s\n"));
+        assert!(reports_time("done in 3 seconds"));
+        assert!(!reports_time("fetched 16 strips\n"));
+        assert!(!reports_time(""));
+    }
+
+    #[test]
+    fn a_wrong_picture_says_where() {
+        let image = StripImage { seed: 1, width: 8, height: 4, strips: 2 };
+        let good = image.ppm();
+        assert_eq!(picture_problem(&image, &good), None);
+        let mut swapped = image.ppm_header().into_bytes();
+        let pixels = image.pixels();
+        swapped.extend_from_slice(&pixels[image.strip_len()..]);
+        swapped.extend_from_slice(&pixels[..image.strip_len()]);
+        assert!(picture_problem(&image, &swapped).is_some_and(|p| p.contains("strip 0 of 2")));
+        assert!(picture_problem(&image, b"P3\n").is_some_and(|p| p.contains("header")));
+        assert!(
+            picture_problem(&image, &good[..good.len() - 1]).is_some_and(|p| p.contains("bytes, expected"))
+        );
+    }
+}
+
+#[cfg(test)]
+mod record_tests {
+    use super::*;
+
+    /// A run with -t 2 whose server record is `spans` (start ms, end ms): the last
+    /// answer carries strip 1 of a 2-strip picture, the others strip 0.
+    fn fake_run(spans: &[(u64, u64)]) -> Run {
+        let t0 = Instant::now();
+        let served = spans
+            .iter()
+            .enumerate()
+            .map(|(i, &(from, to))| Served {
+                method: "GET".into(),
+                path: "/strips".into(),
+                status: Some(200),
+                body_bytes: 0,
+                complete: true,
+                started: t0 + Duration::from_millis(from),
+                finished: t0 + Duration::from_millis(to),
+                headers: vec![(STRIP_INDEX.into(), if i == spans.len() - 1 { "1" } else { "0" }.into())],
+            })
+            .collect();
+        Run {
+            n: 2,
+            image: StripImage { seed: 1, width: 4, height: 2, strips: 2 },
+            plan: (2, Duration::ZERO),
+            ran: Ran::default(),
+            output: None,
+            served,
+            peak: 2,
+        }
+    }
+
+    #[test]
+    fn batches_fail_and_replacing_at_once_passes() {
+        // Batches of 2: each waits for its slower half (40 ms vs 100 ms).
+        let batches = fake_run(&[(0, 40), (0, 100), (100, 140), (100, 200), (200, 240), (200, 300)]);
+        assert!(check_replaces(&[batches]).is_err_and(|e| e.contains("not when the whole batch has")));
+        // The same answers, each replaced 1 ms after it ends.
+        let at_once =
+            fake_run(&[(0, 40), (0, 100), (41, 141), (101, 141), (142, 182), (183, 260), (142, 242)]);
+        assert!(check_replaces(&[at_once]).is_ok());
+    }
+}
