@@ -357,7 +357,7 @@ impl Room {
         self.tell(fd, goodbye);
         let Some(client) = self.clients.get_mut(&fd) else { return };
         client.leaving = true;
-        println!("fd {fd}: {} {goodbye:?}", client.nick);
+        println!("fd {fd}: {} told {goodbye:?}; closes once that is written", client.nick);
         self.broadcast(Some(fd), notice);
     }
 
