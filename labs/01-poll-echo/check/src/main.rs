@@ -1,0 +1,384 @@
+//! poll-echo-check: marks lab 1 (an echo server for many clients) from outside.
+//!
+//! `just lab poll-echo` marks the starter crate, `just lab poll-echo --solution` the
+//! reference, `just lab poll-echo -- ./a.out` any program. The program is started as
+//! `PROGRAM --listen 127.0.0.1:0` for each check, must print `listening on IP:PORT` as
+//! its first stdout line, and is then judged only by what real TCP clients on loopback
+//! see: exact bytes back, who gets served while whom is connected, what survives a
+//! reset, what /proc/PID/fd says. The assignment is `labs/01-poll-echo/README.md`.
+
+mod peer;
+mod server;
+
+use fixtures::marking::{Lab, Marking, Submission};
+use peer::Peer;
+use server::{describe, Server};
+use std::time::{Duration, Instant};
+
+const LAB: Lab = Lab {
+    name: "poll-echo",
+    folder: "01-poll-echo",
+    title: "an echo server for many clients at once, with poll()",
+};
+
+/// How long one expected echo may take (generous: the machine may be busy).
+const ECHO_WAIT: Duration = Duration::from_secs(2);
+
+/// Clients connected at once in `many-clients`.
+const CROWD: usize = 50;
+
+/// Clients that come and go in `no-fd-leak`.
+const COMERS: usize = 20;
+
+fn main() -> std::process::ExitCode {
+    fixtures::marking::main(LAB, |submission, marking| {
+        let started = run_check(marking, "starts", 1, None, || starts(submission));
+        let gate =
+            if started { None } else { Some("not run: the server did not start (see `starts` above)") };
+        run_check(marking, "echo", 2, gate, || echo(submission));
+        run_check(marking, "many-clients", 3, gate, || many_clients(submission));
+        run_check(marking, "slow-client", 3, gate, || slow_client(submission));
+        run_check(marking, "disconnects", 2, gate, || disconnects(submission));
+        run_check(marking, "no-fd-leak", 2, gate, || no_fd_leak(submission));
+        run_check(marking, "signals", 1, gate, || signals(submission));
+    })
+}
+
+/// Runs one check (or fails it at once with `gate`'s reason); true if it passed.
+fn run_check(
+    marking: &mut Marking,
+    name: &'static str,
+    points: u32,
+    gate: Option<&str>,
+    run: impl FnOnce() -> Result<String, String>,
+) -> bool {
+    let mut passed = false;
+    marking.check(name, points, || {
+        let outcome = match gate {
+            Some(why) => Err(why.to_string()),
+            None => run(),
+        };
+        passed = outcome.is_ok();
+        outcome
+    });
+    passed
+}
+
+fn deadline(from_now: Duration) -> Instant {
+    Instant::now() + from_now
+}
+
+/// `starts`: runs, prints `listening on IP:PORT` first, accepts a connection.
+fn starts(submission: &Submission) -> Result<String, String> {
+    let mut server = Server::start(submission)?;
+    let peer = Peer::connect("a client", server.addr, deadline(ECHO_WAIT))?;
+    peer.close();
+    std::thread::sleep(Duration::from_millis(50));
+    server.alive()?;
+    Ok(format!("printed `listening on {}`, and a client could connect there", server.addr))
+}
+
+/// `echo`: one client; a line, two lines in one write, a line in two writes, a long line.
+fn echo(submission: &Submission) -> Result<String, String> {
+    let server = Server::start(submission)?;
+    let mut client = Peer::connect("the client", server.addr, deadline(ECHO_WAIT))?;
+    client.send(b"hello\n")?;
+    client.expect(b"hello\n", deadline(ECHO_WAIT))?;
+    client.send(b"two\nlines\n")?;
+    client.expect(b"two\nlines\n", deadline(ECHO_WAIT))?;
+    client.send(b"a line sent ")?;
+    std::thread::sleep(Duration::from_millis(100));
+    client.send(b"in two parts\n")?;
+    client.expect(b"a line sent in two parts\n", deadline(ECHO_WAIT))?;
+    let long: Vec<u8> = (0..20_000).map(|i| b'a' + (i % 26) as u8).chain(std::iter::once(b'\n')).collect();
+    client.send(&long)?;
+    client.expect(&long, deadline(ECHO_WAIT)).map_err(|e| format!("a 20000-byte line: {e}"))?;
+    std::thread::sleep(Duration::from_millis(50));
+    let extra = client.unexpected().to_vec();
+    if !extra.is_empty() {
+        return Err(format!(
+            "the client got extra bytes after its echoes: {:?}",
+            String::from_utf8_lossy(&extra)
+        ));
+    }
+    Ok("4 sends (one line; two lines in one write; a line in two writes; a 20000-byte line) came back byte for byte".into())
+}
+
+/// `many-clients`: 50 clients connected at once, each echoed, twice, in different orders.
+fn many_clients(submission: &Submission) -> Result<String, String> {
+    let server = Server::start(submission)?;
+    let connect_by = deadline(Duration::from_secs(3));
+    let mut clients = Vec::with_capacity(CROWD);
+    for i in 1..=CROWD {
+        clients.push(Peer::connect(&format!("client {i}"), server.addr, connect_by)?);
+    }
+    let line = |round: u32, i: usize| format!("round {round}: client {i} says hello\n");
+    for (i, client) in clients.iter_mut().enumerate() {
+        client.send(line(1, i + 1).as_bytes())?;
+    }
+    // One deadline for all: a server that serves one client at a time costs 3 s here,
+    // not 3 s per client.
+    let by = deadline(Duration::from_secs(3));
+    let mut missing = Vec::new();
+    for (i, client) in clients.iter_mut().enumerate() {
+        if let Err(why) = client.expect(line(1, i + 1).as_bytes(), by) {
+            missing.push((i + 1, why));
+        }
+    }
+    if !missing.is_empty() {
+        return Err(crowd_failure(&clients, &missing, &line));
+    }
+    // Round 2, last client first: every client stays served, not just its first line.
+    for (i, client) in clients.iter_mut().enumerate().rev() {
+        client.send(line(2, i + 1).as_bytes())?;
+    }
+    let by = deadline(Duration::from_secs(3));
+    for (i, client) in clients.iter_mut().enumerate().rev() {
+        if let Err(why) = client.expect(line(2, i + 1).as_bytes(), by) {
+            missing.push((i + 1, why));
+        }
+    }
+    if !missing.is_empty() {
+        return Err(format!(
+            "every client's first line was echoed, but {} of {CROWD} got no echo of their second: {}",
+            missing.len(),
+            missing[0].1
+        ));
+    }
+    Ok(format!("{CROWD} clients connected at once; each got its own 2 lines back"))
+}
+
+/// Says why clients were not echoed, naming the likely cause.
+fn crowd_failure(
+    clients: &[Peer],
+    missing: &[(usize, String)],
+    line: &dyn Fn(u32, usize) -> String,
+) -> String {
+    let served: Vec<usize> = (1..=CROWD).filter(|i| !missing.iter().any(|(m, _)| m == i)).collect();
+    // Echoes that went to the wrong client: a client holding another one's line.
+    for (i, client) in clients.iter().enumerate() {
+        let got = String::from_utf8_lossy(client.unexpected()).to_string();
+        if let Some(owner) = (1..=CROWD).find(|&o| o != i + 1 && got.contains(line(1, o).trim_end())) {
+            return format!(
+                "client {} received client {owner}'s line {:?}: echoes go to the wrong client \
+                 (is the index into your pollfd array off by one?)",
+                i + 1,
+                line(1, owner).trim_end()
+            );
+        }
+    }
+    let first_reason = &missing[0].1;
+    if served.len() == 1 {
+        format!(
+            "{} of {CROWD} clients got no echo within 3 s while client {} was connected: the server serves \
+             one client at a time (it is stuck reading from client {}, so nobody else is served). \
+             First failure: {first_reason}",
+            missing.len(),
+            served[0],
+            served[0]
+        )
+    } else {
+        format!(
+            "{} of {CROWD} clients got no echo within 3 s while all {CROWD} were connected ({} were served). \
+             First failure: {first_reason}",
+            missing.len(),
+            served.len()
+        )
+    }
+}
+
+/// `slow-client`: a client that sends half a line and stalls, and one that sends
+/// nothing, hold up nobody; the half line is completed later and echoed whole.
+fn slow_client(submission: &Submission) -> Result<String, String> {
+    let server = Server::start(submission)?;
+    let mut slow = Peer::connect("client A", server.addr, deadline(ECHO_WAIT))?;
+    slow.send(b"half a li")?;
+    std::thread::sleep(Duration::from_millis(200));
+    let mut quick = Peer::connect("client B", server.addr, deadline(ECHO_WAIT))?;
+    quick.send(b"hello from B\n")?;
+    quick.expect(b"hello from B\n", deadline(ECHO_WAIT)).map_err(|e| {
+        format!(
+            "{e}, while client A (connected first) sat on half a line with no newline: \
+             the server is stuck waiting for A (a blocking read() on one client stalls all the others)"
+        )
+    })?;
+    let silent = Peer::connect("client C", server.addr, deadline(ECHO_WAIT))?;
+    std::thread::sleep(Duration::from_millis(100));
+    quick.send(b"B again\n")?;
+    quick.expect(b"B again\n", deadline(ECHO_WAIT)).map_err(|e| {
+        format!("{e}, after client C connected and sent nothing: the server is waiting for C")
+    })?;
+    slow.send(b"ne\n")?;
+    slow.expect(b"half a line\n", deadline(ECHO_WAIT))
+        .map_err(|e| format!("client A sent \"half a li\", then 300 ms later \"ne\\n\": {e}"))?;
+    drop(silent);
+    Ok("client B was echoed while A sat on half a line and C sent nothing; A's line, finished later, came back whole".into())
+}
+
+/// `disconnects`: clients that leave abruptly neither kill the server nor wedge it, and
+/// an idle server does not spin.
+fn disconnects(submission: &Submission) -> Result<String, String> {
+    let mut server = Server::start(submission)?;
+    type Rude = fn(Peer);
+    let cases: [(&str, &[u8], Rude); 4] = [
+        ("closed (FIN) mid-line", b"half a li", Peer::close),
+        ("reset (RST) mid-line", b"also half", Peer::reset),
+        ("connected and closed without a word", b"", Peer::close),
+        ("connected and reset without a word", b"", Peer::reset),
+    ];
+    for (n, (what, bytes, leave)) in cases.iter().enumerate() {
+        let mut rude = Peer::connect("a rude client", server.addr, deadline(ECHO_WAIT))?;
+        if !bytes.is_empty() {
+            rude.send(b"ping\n")?;
+            rude.expect(b"ping\n", deadline(ECHO_WAIT))?;
+            rude.send(bytes)?;
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        leave(rude);
+        after_rude(&mut server, what, n)?;
+    }
+    // A client that floods without reading its echoes, then resets: the server's
+    // writes to it fail (EPIPE, ECONNRESET). In C, an EPIPE write also raises SIGPIPE,
+    // which kills the process unless it is ignored.
+    let mut flood = Peer::connect("a flooding client", server.addr, deadline(ECHO_WAIT))?;
+    let sent = flood.flood_without_reading(Duration::from_millis(300));
+    flood.reset();
+    std::thread::sleep(Duration::from_millis(100));
+    after_rude(&mut server, &format!("sent {sent} bytes without reading its echoes, then reset"), 4)?;
+    // Idle now: a server that left a dead client in its pollfd array gets POLLHUP or
+    // POLLERR for it on every poll(), at once, forever.
+    let before = server.cpu_time();
+    std::thread::sleep(Duration::from_millis(600));
+    let after = server.cpu_time();
+    if let (Some(before), Some(after)) = (before, after) {
+        let used = after.saturating_sub(before);
+        if used > Duration::from_millis(300) {
+            return Err(format!(
+                "with every client gone, the server used {:.2} s of CPU in 0.6 s: it is spinning. poll() keeps \
+                 returning at once: is a closed client still in the pollfd array, or POLLHUP/POLLERR not handled?",
+                used.as_secs_f64()
+            ));
+        }
+    }
+    Ok("survived 5 abrupt departures (FIN and RST mid-line, silent FIN, silent RST, a flood then RST), \
+        served a new client after each, and sat idle without spinning"
+        .into())
+}
+
+/// After a rude departure: still running, and a new client is echoed.
+fn after_rude(server: &mut Server, what: &str, n: usize) -> Result<(), String> {
+    std::thread::sleep(Duration::from_millis(50));
+    if let Err(died) = server.alive() {
+        let hint = if died.contains("SIGPIPE") {
+            ": it wrote to a connection the client had reset. Ignore SIGPIPE (signal(SIGPIPE, SIG_IGN)) \
+             or send with MSG_NOSIGNAL, and treat EPIPE/ECONNRESET as \"this client is gone\""
+        } else {
+            ""
+        };
+        return Err(format!("after a client {what}, {died}{hint}"));
+    }
+    let mut fresh = Peer::connect("a new client", server.addr, deadline(ECHO_WAIT))?;
+    let line = format!("still there? {n}\n");
+    fresh.send(line.as_bytes())?;
+    fresh
+        .expect(line.as_bytes(), deadline(ECHO_WAIT))
+        .map_err(|e| format!("after a client {what}: {e}: the server is wedged"))?;
+    fresh.close();
+    Ok(())
+}
+
+/// `no-fd-leak`: 20 clients come and go in every way; the server's open fds go back to
+/// what they were before they came.
+fn no_fd_leak(submission: &Submission) -> Result<String, String> {
+    let server = Server::start(submission)?;
+    let baseline = server.open_fds()?;
+    let mut clients = Vec::with_capacity(COMERS);
+    for i in 1..=COMERS {
+        clients.push(Peer::connect(&format!("client {i}"), server.addr, deadline(ECHO_WAIT))?);
+    }
+    for (i, client) in clients.iter_mut().enumerate() {
+        match i % 5 {
+            0 | 1 => client.send(format!("client {} here\n", i + 1).as_bytes())?,
+            2 => client.send(b"half a li")?,
+            _ => {}
+        }
+    }
+    // How many fds it holds while they are connected (a concurrent server: one each).
+    let by = deadline(Duration::from_secs(1));
+    let mut peak = baseline.len();
+    while Instant::now() < by {
+        peak = peak.max(server.open_fds()?.len());
+        if peak >= baseline.len() + COMERS {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    for (i, client) in clients.into_iter().enumerate() {
+        if i % 2 == 0 {
+            client.close();
+        } else {
+            client.reset();
+        }
+    }
+    let by = deadline(Duration::from_secs(3));
+    let after = loop {
+        let now = server.open_fds()?;
+        if now.len() <= baseline.len() || Instant::now() > by {
+            break now;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    if after.len() > baseline.len() {
+        let extra: Vec<String> = after
+            .iter()
+            .filter(|fd| !baseline.contains(fd))
+            .map(|(fd, target)| format!("{fd} -> {target}"))
+            .collect();
+        return Err(format!(
+            "{} fds were open before {COMERS} clients came, {} while they were connected, and still {} \
+             3 s after they all left: a socket is not closed when its client leaves (check every path: \
+             read() = 0, read() < 0, POLLHUP, POLLERR). Extra fds: {}",
+            baseline.len(),
+            peak,
+            after.len(),
+            shorten(&extra)
+        ));
+    }
+    Ok(format!(
+        "{} fds before, {peak} while {COMERS} clients were connected, {} after they left (by FIN, RST, mid-line)",
+        baseline.len(),
+        after.len()
+    ))
+}
+
+/// `signals`: SIGINT, and SIGTERM, each end the server (with a client connected).
+fn signals(submission: &Submission) -> Result<String, String> {
+    let mut seen = Vec::new();
+    for signal in [nix::sys::signal::Signal::SIGINT, nix::sys::signal::Signal::SIGTERM] {
+        let mut server = Server::start(submission)?;
+        let _client = Peer::connect("a client", server.addr, deadline(ECHO_WAIT))?;
+        std::thread::sleep(Duration::from_millis(50));
+        let sent = Instant::now();
+        server.signal(signal)?;
+        match server.wait_exit(Duration::from_secs(3)) {
+            Some(status) => {
+                seen.push(format!("{signal}: {} after {} ms", describe(status), sent.elapsed().as_millis()))
+            }
+            None => {
+                return Err(format!(
+                    "still running 3 s after {signal}: a handler that only sets a flag must make the loop \
+                     notice it (poll() fails with EINTR) and exit"
+                ))
+            }
+        }
+    }
+    Ok(seen.join("; "))
+}
+
+/// The first five items, then how many more.
+fn shorten(items: &[String]) -> String {
+    if items.len() <= 5 {
+        return items.join(", ");
+    }
+    format!("{}, and {} more", items[..5].join(", "), items.len() - 5)
+}

@@ -1,0 +1,117 @@
+//! An echo client the checks drive one step at a time: connect, send, expect exact
+//! bytes back before a deadline, then leave politely, rudely (RST) or mid-line.
+
+use std::io::{ErrorKind, Read, Write};
+use std::net::{Shutdown, SocketAddr, TcpStream};
+use std::time::{Duration, Instant};
+
+/// One client connection, and every byte it has received.
+pub struct Peer {
+    /// How the reports name it ("client 7").
+    pub label: String,
+    stream: TcpStream,
+    received: Vec<u8>,
+    /// How many received bytes earlier expectations accounted for.
+    seen: usize,
+    /// The server closed the connection (read returned 0) or reset it.
+    ended: Option<String>,
+}
+
+impl Peer {
+    /// Connects, giving up at `deadline`.
+    pub fn connect(label: &str, addr: SocketAddr, deadline: Instant) -> Result<Peer, String> {
+        let wait = deadline.saturating_duration_since(Instant::now()).max(Duration::from_millis(50));
+        let stream = TcpStream::connect_timeout(&addr, wait).map_err(|e| {
+            let why = if e.kind() == ErrorKind::TimedOut {
+                "timed out: the listen queue is full because the server is not accepting".to_string()
+            } else {
+                e.to_string()
+            };
+            format!("{label} could not connect to {addr}: {why}")
+        })?;
+        let _ = stream.set_nodelay(true);
+        Ok(Peer { label: label.into(), stream, received: Vec::new(), seen: 0, ended: None })
+    }
+
+    /// Sends bytes (small amounts: a loopback socket buffer takes them at once).
+    pub fn send(&mut self, bytes: &[u8]) -> Result<(), String> {
+        self.stream.write_all(bytes).map_err(|e| format!("{} could not send: {e}", self.label))
+    }
+
+    /// Reads whatever is available until `deadline`, or until `enough` bytes are held.
+    fn fill(&mut self, enough: usize, deadline: Instant) {
+        let mut buf = [0u8; 8192];
+        while self.received.len() < enough && self.ended.is_none() {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return;
+            }
+            let _ = self.stream.set_read_timeout(Some(left.max(Duration::from_millis(1))));
+            match self.stream.read(&mut buf) {
+                Ok(0) => self.ended = Some("the server closed the connection".into()),
+                Ok(n) => self.received.extend_from_slice(&buf[..n]),
+                Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => return,
+                Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                Err(e) => self.ended = Some(format!("the connection failed: {e}")),
+            }
+        }
+    }
+
+    /// Waits for exactly `want` as the next bytes from the server.
+    pub fn expect(&mut self, want: &[u8], deadline: Instant) -> Result<(), String> {
+        let enough = self.seen + want.len();
+        let allowed = format!("{:.1} s", deadline.saturating_duration_since(Instant::now()).as_secs_f64());
+        self.fill(enough, deadline);
+        let got = &self.received[self.seen..];
+        if got.len() >= want.len() && &got[..want.len()] == want {
+            self.seen = enough;
+            return Ok(());
+        }
+        let shown = String::from_utf8_lossy(got);
+        let wanted = String::from_utf8_lossy(want);
+        Err(match (&self.ended, got.is_empty()) {
+            (Some(how), true) => format!("{} got no echo of {wanted:?}: {how}", self.label),
+            (Some(how), false) => format!("{} got {shown:?} instead of {wanted:?}, then {how}", self.label),
+            (None, true) => format!("{} got no echo of {wanted:?} within {allowed}", self.label),
+            (None, false) if want.starts_with(got) => {
+                format!("{} got only {shown:?} of {wanted:?} within {allowed}", self.label)
+            }
+            (None, false) => format!("{} got {shown:?} instead of {wanted:?}", self.label),
+        })
+    }
+
+    /// The bytes received beyond what earlier expectations accounted for.
+    pub fn unexpected(&self) -> &[u8] {
+        &self.received[self.seen..]
+    }
+
+    /// Sends FIN (a polite close).
+    pub fn close(self) {
+        let _ = self.stream.shutdown(Shutdown::Both);
+    }
+
+    /// Closes with RST: SO_LINGER {on, 0 s} makes close() reset the connection, as a
+    /// crashed client or a rude firewall would.
+    pub fn reset(self) {
+        let linger = libc::linger { l_onoff: 1, l_linger: 0 };
+        let _ = nix::sys::socket::setsockopt(&self.stream, nix::sys::socket::sockopt::Linger, &linger);
+        drop(self.stream);
+    }
+
+    /// Sends as much as the connection takes in `for_how_long` without ever reading
+    /// the echoes, so the server's writes to it fill up and then block or fail.
+    pub fn flood_without_reading(&mut self, for_how_long: Duration) -> usize {
+        let _ = self.stream.set_nonblocking(true);
+        let chunk = [b'x'; 8191].iter().copied().chain(std::iter::once(b'\n')).collect::<Vec<u8>>();
+        let deadline = Instant::now() + for_how_long;
+        let mut sent = 0;
+        while Instant::now() < deadline && sent < 4 * 1024 * 1024 {
+            match self.stream.write(&chunk) {
+                Ok(n) => sent += n,
+                Err(e) if e.kind() == ErrorKind::WouldBlock => std::thread::sleep(Duration::from_millis(5)),
+                Err(_) => break,
+            }
+        }
+        sent
+    }
+}

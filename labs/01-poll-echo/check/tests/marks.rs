@@ -1,0 +1,70 @@
+//! The checker against the starter and against programs that misbehave before they
+//! even serve: each is marked down fast, with a reason that says what is wrong.
+#![allow(clippy::unwrap_used)] // test helpers: a failure here is a failed test
+
+use serde_json::Value;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+/// Runs the checker with `--json` on `program args...`; returns (exit code, checks, time).
+fn mark(program: &str, args: &[&str]) -> (Option<i32>, Vec<Value>, Duration) {
+    let started = Instant::now();
+    let out = Command::new(env!("CARGO_BIN_EXE_poll-echo-check"))
+        .arg("--json")
+        .arg("--")
+        .arg(program)
+        .args(args)
+        .output()
+        .unwrap();
+    let checks = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .filter(|e| e["event"] == "check")
+        .collect();
+    (out.status.code(), checks, started.elapsed())
+}
+
+fn failed(checks: &[Value]) -> Vec<&str> {
+    checks.iter().filter(|c| c["passed"] == false).map(|c| c["name"].as_str().unwrap()).collect()
+}
+
+fn detail<'a>(checks: &'a [Value], name: &str) -> &'a str {
+    checks.iter().find(|c| c["name"] == name).unwrap()["detail"].as_str().unwrap()
+}
+
+#[test]
+fn the_starter_fails_exactly_the_concurrency_checks_and_says_why() {
+    let starter = fixtures::bins::binary("poll-echo");
+    let (code, checks, took) = mark(starter.to_str().unwrap(), &[]);
+    assert_eq!(code, Some(1));
+    assert_eq!(failed(&checks), ["many-clients", "slow-client"], "{checks:#?}");
+    assert!(detail(&checks, "many-clients").contains("49 of 50 clients got no echo"), "{checks:#?}");
+    assert!(detail(&checks, "many-clients").contains("serves one client at a time"));
+    assert!(detail(&checks, "slow-client").contains("stuck waiting for A"));
+    assert!(took < Duration::from_secs(30), "took {took:?}");
+}
+
+#[test]
+fn a_program_that_exits_at_once_is_failed_at_once() {
+    let (code, checks, took) = mark("sh", &["-c", "echo oops >&2; exit 3"]);
+    assert_eq!(code, Some(1));
+    assert_eq!(failed(&checks).len(), 7);
+    let why = detail(&checks, "starts");
+    assert!(why.contains("exited (exit status 3)") && why.contains("oops"), "{why}");
+    assert!(detail(&checks, "echo").starts_with("not run"));
+    assert!(took < Duration::from_secs(5), "took {took:?}");
+}
+
+#[test]
+fn garbage_or_nothing_on_stdout_is_named() {
+    let (_, checks, _) = mark("sh", &["-c", "echo hello world; sleep 30"]);
+    assert_eq!(
+        detail(&checks, "starts"),
+        "its first line was \"hello world\"; it must be `listening on IP:PORT`"
+    );
+    let (_, checks, _) = mark("sh", &["-c", "echo listening on 127.0.0.1:0; sleep 30"]);
+    assert!(detail(&checks, "starts").contains("print the port the kernel chose"));
+    let (_, checks, took) = mark("sh", &["-c", "sleep 30"]);
+    assert!(detail(&checks, "starts").contains("fflush(stdout)"), "{checks:#?}");
+    assert!(took < Duration::from_secs(10), "took {took:?}");
+}

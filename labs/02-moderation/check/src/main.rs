@@ -1,0 +1,284 @@
+//! moderation-check: marks lab 2 (an operator, private messages, /kick and /ban for the
+//! select() chat server) from outside.
+//!
+//! `just lab moderation` marks the starter crate, `just lab moderation --solution` the
+//! reference, `just lab moderation -- ./a.out` any program. Each check starts the
+//! program afresh as `PROGRAM --listen 127.0.0.1:0`, reads `listening on IP:PORT` from
+//! its first stdout line, and plays a short scene with real TCP clients on loopback,
+//! some connecting from 127.0.0.2, 127.0.0.3... (a ban is by address). Every client's
+//! transcript is compared line by line, exactly: what it must receive, and, through the
+//! next line it receives, what it must not. The assignment is
+//! `labs/02-moderation/README.md`.
+
+mod chat;
+mod server;
+
+use chat::Chat;
+use fixtures::marking::{Lab, Marking, Submission};
+use server::Server;
+use std::net::Ipv4Addr;
+
+const LAB: Lab = Lab {
+    name: "moderation",
+    folder: "02-moderation",
+    title: "an operator, private messages, /kick and /ban for the select() chat server",
+};
+
+const HOME: Ipv4Addr = Ipv4Addr::new(127, 0, 0, 1);
+
+fn main() -> std::process::ExitCode {
+    fixtures::marking::main(LAB, |submission, marking| {
+        let started = run_check(marking, "starts", 1, None, || starts(submission));
+        let gate =
+            if started { None } else { Some("not run: the server did not start (see `starts` above)") };
+        run_check(marking, "chat-basics", 3, gate, || chat_basics(submission));
+        run_check(marking, "private-messages", 3, gate, || private_messages(submission));
+        run_check(marking, "kick", 3, gate, || kick(submission));
+        run_check(marking, "ban", 4, gate, || ban(submission));
+        run_check(marking, "operator-only", 2, gate, || operator_only(submission));
+    })
+}
+
+/// Runs one check (or fails it at once with `gate`'s reason); true if it passed.
+fn run_check(
+    marking: &mut Marking,
+    name: &'static str,
+    points: u32,
+    gate: Option<&str>,
+    run: impl FnOnce() -> Result<String, String>,
+) -> bool {
+    let mut passed = false;
+    marking.check(name, points, || {
+        let outcome = match gate {
+            Some(why) => Err(why.to_string()),
+            None => run(),
+        };
+        passed = outcome.is_ok();
+        outcome
+    });
+    passed
+}
+
+/// The welcome line of the N-th client to join.
+fn welcome(n: u32) -> String {
+    format!("* you are guest{n}; commands: /nick NAME, /who, /quit")
+}
+
+/// Connects client number `n` (it must be welcomed as guest<n>) from `from`, and has
+/// every client already in `room` see it join.
+fn join(server: &Server, room: &mut [&mut Chat], n: u32, from: Ipv4Addr) -> Result<Chat, String> {
+    let mut chat = Chat::connect(&format!("guest{n}"), from, server.addr)?;
+    chat.expect(&welcome(n))?;
+    for other in room.iter_mut() {
+        other.expect(&format!("* guest{n} joined"))?;
+    }
+    Ok(chat)
+}
+
+/// Each client in `who` must receive `line` next.
+fn all_get(who: &mut [&mut Chat], line: &str) -> Result<(), String> {
+    who.iter_mut().try_for_each(|chat| chat.expect(line))
+}
+
+/// Adds to a failure what the client that gave the command got back, if anything
+/// (the starter answers `* unknown command ...`).
+fn meanwhile(sender: &Chat) -> impl Fn(String) -> String + '_ {
+    move |why| match sender.peek(std::time::Duration::from_millis(300)) {
+        Some(line) => format!("{why}; meanwhile {} got {line:?}", sender.label),
+        None => why,
+    }
+}
+
+/// Adds "the server died" to a failure when that is what happened.
+fn explain(server: &mut Server, outcome: Result<String, String>) -> Result<String, String> {
+    outcome.map_err(|why| match server.alive() {
+        Ok(()) => why,
+        Err(died) => format!("{why} ({died})"),
+    })
+}
+
+/// `starts`: prints `listening on IP:PORT` first, and welcomes a client as guest1.
+fn starts(submission: &Submission) -> Result<String, String> {
+    let server = Server::start(submission)?;
+    let mut first = Chat::connect("the first client", HOME, server.addr)?;
+    first.expect(&welcome(1))?;
+    Ok(format!("printed `listening on {}`; the first client was welcomed as guest1", server.addr))
+}
+
+/// `chat-basics`: the base protocol, unchanged (nothing regressed).
+fn chat_basics(submission: &Submission) -> Result<String, String> {
+    let mut server = Server::start(submission)?;
+    let outcome = (|| {
+        let mut a = join(&server, &mut [], 1, HOME)?;
+        let mut b = join(&server, &mut [&mut a], 2, HOME)?;
+        let mut c = join(&server, &mut [&mut a, &mut b], 3, HOME)?;
+        a.say("/nick ann")?;
+        all_get(&mut [&mut a, &mut b, &mut c], "* guest1 is now ann")?;
+        b.say("/nick ann")?;
+        b.expect("* nick \"ann\" refused: taken")?;
+        a.say("hello everyone")?;
+        all_get(&mut [&mut b, &mut c], "<ann> hello everyone")?;
+        c.send(b"\x1b[2J\x1b[31mred alert\x1b[0m\x07\n")?;
+        all_get(&mut [&mut a, &mut b], "<guest3> red alert")?;
+        b.say("/dance")?;
+        b.expect("* unknown command /dance; commands: /nick NAME, /who, /quit")?;
+        b.expect_who(&["ann", "guest2", "guest3"])?;
+        c.say("/quit")?;
+        c.expect("* bye guest3")?;
+        c.expect_closed()?;
+        all_get(&mut [&mut a, &mut b], "* guest3 left")?;
+        b.send(b"half a li")?;
+        b.close();
+        a.expect("* guest2 left")?;
+        a.expect_who(&["ann"])?;
+        Ok("welcome lines, joins, /nick (and a taken nick), relays, an escape stripped, an unknown command, \
+            /who, /quit, and a client vanishing mid-line: every line exactly as before"
+            .to_string())
+    })();
+    explain(&mut server, outcome)
+}
+
+/// `private-messages`: `/msg NICK TEXT` reaches NICK and nobody else; unknown nicks and
+/// a missing text get their error lines, to the sender only.
+fn private_messages(submission: &Submission) -> Result<String, String> {
+    let mut server = Server::start(submission)?;
+    let outcome = (|| {
+        let mut a = join(&server, &mut [], 1, HOME)?;
+        let mut b = join(&server, &mut [&mut a], 2, HOME)?;
+        let mut c = join(&server, &mut [&mut a, &mut b], 3, HOME)?;
+        a.say("/msg guest2 psst, just you")?;
+        b.expect("* private from guest1: psst, just you").map_err(meanwhile(&a))?;
+        // The next public line shows what else each client got in between: nothing.
+        a.say("after the secret")?;
+        b.expect("<guest1> after the secret")?;
+        c.expect("<guest1> after the secret")
+            .map_err(|e| format!("{e} (guest3 must not see guest1's private message to guest2)"))?;
+        b.say("/msg guest1 got it")?;
+        a.expect("* private from guest2: got it").map_err(|e| {
+            format!("{e} (after guest1's /msg the sender gets nothing back; the next thing it gets is guest2's reply)")
+        })?;
+        b.say("and in public")?;
+        a.expect("<guest2> and in public")?;
+        c.expect("<guest2> and in public")?;
+        c.say("/msg zed hello?")?;
+        c.expect("* no such nick: zed")?;
+        c.say("/msg guest1")?;
+        c.expect("* usage: /msg NICK TEXT")?;
+        c.say("done")?;
+        all_get(&mut [&mut a, &mut b], "<guest3> done")
+            .map_err(|e| format!("{e} (error lines go to the sender only)"))?;
+        Ok("/msg reached its one recipient as `* private from SENDER: TEXT`; nobody else saw it; \
+            an unknown nick and a missing text got their error lines"
+            .to_string())
+    })();
+    explain(&mut server, outcome)
+}
+
+/// `kick`: the operator (who may rename) kicks a client: it is told, disconnected,
+/// and everyone else sees one notice; it may come back.
+fn kick(submission: &Submission) -> Result<String, String> {
+    let mut server = Server::start(submission)?;
+    let outcome = (|| {
+        let mut a = join(&server, &mut [], 1, HOME)?;
+        let mut b = join(&server, &mut [&mut a], 2, HOME)?;
+        let mut c = join(&server, &mut [&mut a, &mut b], 3, HOME)?;
+        a.say("/nick boss")?;
+        all_get(&mut [&mut a, &mut b, &mut c], "* guest1 is now boss")?;
+        a.say("/kick guest2")?;
+        b.expect("* you were kicked by boss").map_err(meanwhile(&a))?;
+        b.expect_closed()?;
+        all_get(&mut [&mut a, &mut c], "* guest2 was kicked by boss")?;
+        a.say("/kick zed")?;
+        a.expect("* no such nick: zed")?;
+        // No "* guest2 left" after the kick notice: the next thing is this line.
+        c.say("still here")?;
+        a.expect("<guest3> still here")
+            .map_err(|e| format!("{e} (one notice per kick, no `left` after it)"))?;
+        a.expect_who(&["boss", "guest3"])?;
+        let d = join(&server, &mut [&mut a, &mut c], 4, HOME)?;
+        drop(d);
+        Ok("the operator (renamed) kicked guest2: it got `* you were kicked by boss` and was disconnected; \
+            the others got one notice; an unknown nick was refused; a new client could still join"
+            .to_string())
+    })();
+    explain(&mut server, outcome)
+}
+
+/// `ban`: the operator bans a client by address: every client from that address is
+/// told and disconnected; it is refused when it comes back; other addresses are not.
+fn ban(submission: &Submission) -> Result<String, String> {
+    let mut server = Server::start(submission)?;
+    let outcome = (|| {
+        let two = Ipv4Addr::new(127, 0, 0, 2);
+        let mut a = join(&server, &mut [], 1, HOME)?;
+        let mut b = join(&server, &mut [&mut a], 2, two)?;
+        let mut c = join(&server, &mut [&mut a, &mut b], 3, Ipv4Addr::new(127, 0, 0, 3))?;
+        let mut d = join(&server, &mut [&mut a, &mut b, &mut c], 4, two)?;
+        let mut e = join(&server, &mut [&mut a, &mut b, &mut c, &mut d], 5, HOME)?;
+        a.say("/ban guest2")?;
+        b.expect("* you were banned by guest1").map_err(meanwhile(&a))?;
+        b.expect_closed()?;
+        d.expect("* you were banned by guest1")
+            .map_err(|e| format!("{e} (guest4 connects from the banned address too)"))?;
+        d.expect_closed()?;
+        for chat in [&mut a, &mut c, &mut e] {
+            let mut got = vec![chat.next_line()?, chat.next_line()?];
+            got.sort();
+            let want = ["* guest2 was banned by guest1", "* guest4 was banned by guest1"];
+            if got != want {
+                return Err(format!("{} got {got:?}; expected {want:?} (in either order)", chat.label));
+            }
+        }
+        a.say("/ban guest5")?;
+        a.expect("* /ban refused: guest5 connects from your own address")?;
+        let mut back = Chat::connect("guest2, back again", two, server.addr)?;
+        back.expect("* sorry, you are banned")?;
+        back.expect_closed()?;
+        // No join notice for the refused connection: the next thing is this line.
+        a.say("anyone new?")?;
+        all_get(&mut [&mut c, &mut e], "<guest1> anyone new?")
+            .map_err(|e| format!("{e} (a refused connection joins nothing: no notice)"))?;
+        let f = join(&server, &mut [&mut a, &mut c, &mut e], 6, Ipv4Addr::new(127, 0, 0, 4)).map_err(|e| {
+            format!("{e} (a client from another address must still get in, as guest6: a refused connection takes no number)")
+        })?;
+        drop(f);
+        Ok("/ban guest2 disconnected both clients from 127.0.0.2 with `* you were banned by guest1` and \
+            one notice each; banning the operator's own address was refused; 127.0.0.2 coming back got \
+            `* sorry, you are banned` and was closed; 127.0.0.4 joined as guest6"
+            .to_string())
+    })();
+    explain(&mut server, outcome)
+}
+
+/// `operator-only`: nobody but the first client may kick or ban, and once it leaves,
+/// nobody may (a newcomer does not inherit the role).
+fn operator_only(submission: &Submission) -> Result<String, String> {
+    let mut server = Server::start(submission)?;
+    let outcome = (|| {
+        let mut a = join(&server, &mut [], 1, HOME)?;
+        let mut b = join(&server, &mut [&mut a], 2, HOME)?;
+        let mut c = join(&server, &mut [&mut a, &mut b], 3, HOME)?;
+        b.say("/kick guest3")?;
+        b.expect("* /kick refused: you are not the operator")?;
+        b.say("/ban guest3")?;
+        b.expect("* /ban refused: you are not the operator")?;
+        c.say("unharmed")?;
+        all_get(&mut [&mut a, &mut b], "<guest3> unharmed")
+            .map_err(|e| format!("{e} (a refused /kick or /ban must change nothing)"))?;
+        a.say("/quit")?;
+        a.expect("* bye guest1")?;
+        a.expect_closed()?;
+        all_get(&mut [&mut b, &mut c], "* guest1 left")?;
+        b.say("/kick guest3")?;
+        b.expect("* /kick refused: you are not the operator")
+            .map_err(|e| format!("{e} (after the operator leaves, nobody is operator)"))?;
+        let mut d = join(&server, &mut [&mut b, &mut c], 4, HOME)?;
+        d.say("/ban guest3")?;
+        d.expect("* /ban refused: you are not the operator")
+            .map_err(|e| format!("{e} (only the first client to connect is operator; a newcomer is not)"))?;
+        Ok("guest2's /kick and /ban were refused and changed nothing; after guest1 (the operator) left, \
+            neither guest2 nor a newcomer could kick or ban"
+            .to_string())
+    })();
+    explain(&mut server, outcome)
+}
