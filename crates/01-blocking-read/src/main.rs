@@ -36,8 +36,8 @@ struct Cli {
     /// Read this file in step 1 instead of a generated temporary one
     path: Option<PathBuf>,
 
-    /// How long the peer waits before writing to the pipe and the socket
-    #[arg(long, default_value_t = 1000, value_name = "MS")]
+    /// How long the peer waits before writing to the pipe and the socket (at most 60000)
+    #[arg(long, default_value_t = 1000, value_name = "MS", value_parser = clap::value_parser!(u64).range(0..=60_000))]
     delay_ms: u64,
 }
 

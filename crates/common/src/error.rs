@@ -127,7 +127,9 @@ pub fn main_wrapper(run: impl FnOnce() -> Result<()>) -> ExitCode {
     match run() {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {e}");
+            // Not eprintln!, which panics if stderr's reader has gone (`2>&1 | head -1`).
+            use std::io::Write;
+            let _ = writeln!(std::io::stderr(), "error: {e}");
             ExitCode::from(e.exit_code())
         }
     }
