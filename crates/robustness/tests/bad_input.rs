@@ -7,6 +7,8 @@
 //! `error: <what>: ERRNO (message)` line, 2 for usage), no panic text and no hang; each
 //! test checks that the test process's own fds are back to where they were.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use fixtures::harness::{busy_port, case, parallel, serial, Case, FdBaseline, Run, TempDir};
 use robustness::DEMOS;
 use serde_json::Value;
