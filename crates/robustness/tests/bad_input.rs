@@ -105,8 +105,6 @@ fn malformed_flags_and_out_of_range_values() {
         add(chat, &["--clients", "8001"]);
         add(chat, &["--listen", "127.0.0.1"]);
         add(chat, &["--listen", "127.0.0.1:65536"]);
-        // A host name is not an address: `--listen` takes IP:PORT (no resolver).
-        add(chat, &["--listen", "nosuch.invalid:7000"]);
         add(chat, &["--listen", "127.0.0.1:0", "--clients", "3"]);
     }
     add("pselect", &["--show-race", "--clients", "3"]);
@@ -228,6 +226,11 @@ fn curl_demos_report_each_bad_url() {
             for url in [refused.as_str(), "http://nosuch.invalid/", "ftp://127.0.0.1/"] {
                 assert_eq!(result(url)["ok"], false);
             }
+            let timeline = events.iter().find(|e| e["event"] == "timeline").expect("a timeline event");
+            for bar in timeline["bars"].as_array().unwrap() {
+                let note = bar["note"].as_str().unwrap();
+                assert_eq!(note, note.trim_end(), "the text chart's padding stays out of the data");
+            }
             let fd_report = events.iter().find(|e| e["event"] == "open_fds").expect("an open_fds event");
             assert_eq!(fd_report["before"], fd_report["after"], "curl's sockets all closed: {fd_report}");
         }));
@@ -275,6 +278,25 @@ fn ports_in_use_and_addresses_not_here() {
                 done.assert_error(&format!("bind {busy}"), Some("EADDRINUSE"));
             }));
         }
+        cases.push(case(format!("{name} --listen a host name"), move || {
+            // Host names are not looked up (a server binds one of its own addresses):
+            // a usage error with a hint, at once, even with no DNS.
+            let done = Run::demo(name).args(["--listen", "nosuch.invalid:7000"]).run();
+            done.assert_usage_error();
+            assert!(
+                done.stderr.contains("\"nosuch.invalid\" is not an IP address; give an IP address"),
+                "{}",
+                done.describe()
+            );
+        }));
+        cases.push(case(format!("{name} --listen localhost:0"), move || {
+            // ... except localhost, which is 127.0.0.1.
+            let mut running = Run::demo(name).args(["--listen", "localhost:0"]).spawn();
+            let first = running.wait_for_line(std::time::Duration::from_secs(5), |_| true);
+            assert!(first.starts_with("listening on 127.0.0.1:"), "{first}");
+            assert!(running.signal(nix::sys::signal::Signal::SIGTERM));
+            running.wait().assert_no_panic();
+        }));
         cases.push(case(format!("{name} --listen an address not on this machine"), move || {
             // 192.0.2.0/24 is TEST-NET-1: never assigned, so bind() says EADDRNOTAVAIL.
             let done = Run::demo(name).args(["--listen", "192.0.2.1:7000"]).run();
