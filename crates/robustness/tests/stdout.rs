@@ -100,9 +100,9 @@ fn listen_servers_keep_serving_after_head_1() {
                 Run::demo(name).args(["--listen", "127.0.0.1:0"]).stdout(Stdout::Head(1)).spawn();
             let chat = address_in(&running.wait_for_line(WAIT, |_| true));
             running.hang_up_stdout();
-            // Let it write into the closed pipe a few times (each wait is narrated).
-            chat_works(chat);
             let baseline = running.fds();
+            // Each wait, join and line is narrated: every one of them now meets EPIPE.
+            chat_works(chat);
             chat_works(chat);
             assert!(running.is_running(), "{name} is still serving");
             let after = running.settle_fds(baseline.len(), WAIT);
@@ -172,4 +172,16 @@ fn serve_keeps_serving_after_head_1() {
     done.assert_no_panic();
     assert_eq!(done.exit(), Exit::Signal(Signal::SIGINT), "{}", done.describe());
     fds.assert_back("serve | head -1");
+}
+
+/// `cargo demo --list | head -1` and `--help | head -1` (the run-demo program).
+#[test]
+fn run_demo_lists_into_head_1() {
+    let _one_at_a_time = serial();
+    for arg in ["--list", "--help"] {
+        let done = Run::demo("run-demo").arg(arg).stdout(Stdout::Head(1)).run();
+        done.assert_code(0);
+        assert!(done.stderr.is_empty(), "{}", done.describe());
+        assert_eq!(done.stdout_text().lines().count(), 1, "{}", done.describe());
+    }
 }
