@@ -192,7 +192,8 @@ fn run_demo_names_the_demos() {
 /// The curl demos given a refused port, a host that does not resolve and a scheme they
 /// refuse, beside one good URL: each failure is that transfer's result (a
 /// `transfer_done` with ok=false and the curl error), the good one completes, exit 0.
-/// With nothing but bad URLs: exit 1 and one line saying every transfer failed.
+/// With nothing but bad URLs: exit 1 and one line saying every transfer failed. A
+/// server that cuts a body short or never answers is one more failed transfer.
 #[test]
 fn curl_demos_report_each_bad_url() {
     let _one_at_a_time = serial();
@@ -244,6 +245,22 @@ fn curl_demos_report_each_bad_url() {
                 "{}",
                 done.describe()
             );
+        }));
+        let (cut, hang, good) = (server.url("/cut"), server.url("/hang"), server.url("/bytes/10"));
+        cases.push(case(format!("{name} a server that cuts a body short or never answers"), move || {
+            let done = Run::demo(name).args(["--json", "--timeout", "1", &good, &cut, &hang]).run();
+            done.assert_code(0);
+            let events = done.json_lines();
+            let error_of = |url: &str| {
+                events
+                    .iter()
+                    .find(|e| e["event"] == "transfer_done" && e["url"] == url)
+                    .map(|e| e["curl_error"].clone())
+                    .unwrap_or_else(|| panic!("no transfer_done for {url}: {}", done.describe()))
+            };
+            assert_eq!(error_of(&good), Value::Null);
+            assert_eq!(error_of(&cut), "CURLE_PARTIAL_FILE");
+            assert_eq!(error_of(&hang), "CURLE_OPERATION_TIMEDOUT");
         }));
         cases.push(case(format!("{name} a word, not a URL"), move || {
             // curl reads a bare word as a host name; it does not resolve.
