@@ -49,7 +49,10 @@ fn run() -> Result<()> {
 
     n.say("\n1. A regular file");
     match &cli.path {
-        Some(path) => read_file(&n, path, "the file you named")?,
+        Some(path) => {
+            refuse_endless_files(path)?;
+            read_file(&n, path, "the file you named")?
+        }
         None => {
             // Removed again as soon as it is read (so Ctrl-C later leaves nothing behind).
             let temp = TempFile::with_contents("example.txt", b"hello from a regular file\n")?;
@@ -99,6 +102,20 @@ fn run() -> Result<()> {
     n.explain("Blocking is cheap for the CPU but costly for the program: while one read waits,");
     n.explain("nothing else runs. Next: nonblocking-read (never wait), then select (wait on many fds).");
     Ok(())
+}
+
+/// Step 1 reads a file to its end. A device like /dev/zero has no end (the loop would
+/// read for ever) and a FIFO with no writer blocks in open(): neither is the regular
+/// file this step is about, so they are refused before any I/O. A directory is let
+/// through, to show read() failing with EISDIR; a missing path fails in open().
+fn refuse_endless_files(path: &std::path::Path) -> Result<()> {
+    match std::fs::metadata(path) {
+        Ok(meta) if !meta.is_file() && !meta.is_dir() => Err(common::Error::msg(
+            format!("read {}", path.display()),
+            "not a regular file (a device may never end, a FIFO blocks in open(); steps 2 and 3 show pipes and sockets)",
+        )),
+        _ => Ok(()),
+    }
 }
 
 fn main() -> ExitCode {

@@ -16,8 +16,8 @@ use serde_json::Value;
 /// Runs on this many threads at once: most cases end in milliseconds.
 const WORKERS: usize = 6;
 
-/// A missing path, a directory, an empty file and a device for each demo that takes
-/// paths. The others have no positional path (nonblocking-read, aio-cancel and the chat
+/// A missing path, a directory, an empty file, a device and a FIFO for each demo that
+/// takes paths. The others have no positional path (nonblocking-read, aio-cancel and the chat
 /// servers take no positional argument at all, see `extra_arguments_are_usage_errors`;
 /// the curl demos take URLs, see `curl_demos_report_each_bad_url`).
 #[test]
@@ -62,10 +62,14 @@ fn bad_paths() {
                 done.assert_error(&format!("read {}: file is empty", shown(&empty)), None);
             }
         }));
-        if name != "blocking-read" {
-            cases.push(case(format!("{name} a device, not a file"), move || {
-                let done = Run::demo(name).arg("/dev/null").run();
-                done.assert_error("read /dev/null: not a regular file", None);
+        // Files that are not regular: a device that never ends, and a FIFO nobody
+        // writes to (open() would block). Refused before any I/O, not a hang.
+        let fifo = dir.path().join(format!("{name}.fifo"));
+        nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
+        for odd in [std::path::PathBuf::from("/dev/zero"), fifo] {
+            cases.push(case(format!("{name} {}", odd.display()), move || {
+                let done = Run::demo(name).arg(&odd).deadline(std::time::Duration::from_secs(10)).run();
+                done.assert_error(&format!("read {}: not a regular file", odd.display()), None);
             }));
         }
     }
