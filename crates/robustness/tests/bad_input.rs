@@ -193,8 +193,8 @@ fn run_demo_names_the_demos() {
     fds.assert_back("run-demo");
 }
 
-/// The curl demos given a refused port, a host that does not resolve and a scheme they
-/// refuse, beside one good URL: each failure is that transfer's result (a
+/// The curl demos given a refused port, a host that does not resolve, a scheme they
+/// refuse and an empty URL, beside one good URL: each failure is that transfer's result (a
 /// `transfer_done` with ok=false and the curl error), the good one completes, exit 0.
 /// With nothing but bad URLs: exit 1 and one line saying every transfer failed. A
 /// server that cuts a body short or never answers is one more failed transfer.
@@ -211,7 +211,7 @@ fn curl_demos_report_each_bad_url() {
         let refused_here = refused.clone();
         cases.push(case(format!("{name} mixed"), move || {
             let refused = refused_here;
-            let urls = [good.as_str(), refused.as_str(), "http://nosuch.invalid/", "ftp://127.0.0.1/"];
+            let urls = [good.as_str(), refused.as_str(), "http://nosuch.invalid/", "ftp://127.0.0.1/", ""];
             let done = Run::demo(name).args(urls).arg("--json").run();
             done.assert_code(0);
             assert!(done.stderr.is_empty(), "{}", done.describe());
@@ -228,7 +228,8 @@ fn curl_demos_report_each_bad_url() {
             assert_eq!(result(&refused)["curl_error"], "CURLE_COULDNT_CONNECT");
             assert_eq!(result("http://nosuch.invalid/")["curl_error"], "CURLE_COULDNT_RESOLVE_HOST");
             assert_eq!(result("ftp://127.0.0.1/")["curl_error"], "CURLE_UNSUPPORTED_PROTOCOL");
-            for url in [refused.as_str(), "http://nosuch.invalid/", "ftp://127.0.0.1/"] {
+            assert_eq!(result("")["curl_error"], "CURLE_URL_MALFORMAT");
+            for url in [refused.as_str(), "http://nosuch.invalid/", "ftp://127.0.0.1/", ""] {
                 assert_eq!(result(url)["ok"], false);
             }
             let timeline = events.iter().find(|e| e["event"] == "timeline").expect("a timeline event");
