@@ -14,9 +14,9 @@
 //! Differs from the notes: the notes read a file only; a file never makes read() wait
 //! for a peer, so the pipe and the socket are what actually show blocking.
 
-use blocking_read::{read_after_delay, read_file};
+use blocking_read::{read_after_delay, read_file, read_opened_file};
 use clap::Parser;
-use common::{Narrator, Result};
+use common::{Context, Narrator, Result};
 use fixtures::TempFile;
 use std::os::fd::AsRawFd;
 use std::path::PathBuf;
@@ -54,9 +54,13 @@ fn run() -> Result<()> {
             read_file(&n, path, "the file you named")?
         }
         None => {
-            // Removed again as soon as it is read (so Ctrl-C later leaves nothing behind).
+            // Opened, then unlinked at once: the open fd keeps the file alive while it is
+            // read, and a Ctrl-C at any moment leaves nothing in the temp directory.
             let temp = TempFile::with_contents("example.txt", b"hello from a regular file\n")?;
-            read_file(&n, temp.path(), "a temporary file")?
+            let shown = temp.path().display().to_string();
+            let file = std::fs::File::open(temp.path()).with_context(|| format!("open {shown}"))?;
+            drop(temp);
+            read_opened_file(&n, file.into(), &shown, "a temporary file, already unlinked")?
         }
     };
 
