@@ -185,3 +185,23 @@ fn run_demo_lists_into_head_1() {
         assert_eq!(done.stdout_text().lines().count(), 1, "{}", done.describe());
     }
 }
+
+/// `demo --help | head -1` for every demo: clap writes the help in one piece and
+/// ignores a reader that has gone; exit 0.
+#[test]
+fn help_into_head_1() {
+    let _one_at_a_time = serial();
+    let cases: Vec<Case> = DEMOS
+        .iter()
+        .map(|demo| {
+            let name = demo.name;
+            case(format!("{name} --help | head -1"), move || {
+                let done = Run::demo(name).arg("--help").stdout(Stdout::Head(1)).run();
+                done.assert_code(0);
+                assert!(done.stderr.is_empty(), "{}", done.describe());
+                assert_eq!(done.stdout_text().lines().count(), 1, "{}", done.describe());
+            })
+        })
+        .collect();
+    parallel(WORKERS, cases);
+}
