@@ -135,6 +135,49 @@ fn no_temp_file_outlives_a_signal_early_in_the_run() {
     fds.assert_back("early signals");
 }
 
+/// SIGINT at a random moment of the demos' other modes (each a different loop): they
+/// die by the signal, or finish first, with whole JSON lines and no panic.
+/// `pselect --show-race` keeps SIGINT blocked while it stages its race (about 1.5 s)
+/// and exits 0 once it has shown it; `pselect --clients` is the ignored test below.
+#[test]
+fn other_modes_stop_cleanly_on_sigint() {
+    let _one_at_a_time = serial();
+    let fds = FdBaseline::take();
+    let modes: [(&str, &[&str], u64); 8] = [
+        ("curl-multi", &["--sequential"], 3200),
+        ("curl-select", &["--sequential"], 3200),
+        ("aio-poll-loop", &["--list"], 1800),
+        ("aio-poll-loop", &["--wait", "suspend"], 2900),
+        ("aio-callback", &["--signal"], 400),
+        ("select", &["--clients", "300"], 200),
+        ("poll", &["--clients", "300"], 200),
+        ("pselect", &["--show-race"], 1600),
+    ];
+    let cases: Vec<Case> = modes
+        .into_iter()
+        .map(|(name, args, run_ms)| {
+            let label = format!("{name} {} SIGINT", args.join(" "));
+            case(label.clone(), move || {
+                let mut rng = Rng::for_case(&label);
+                let tmp = TempDir::new(name);
+                let run = Run::demo(name).args(args).arg("--json").tmpdir(tmp.path()).context(label.clone());
+                let (at, sent, done) =
+                    signal_at_random(run, Signal::SIGINT, Duration::from_millis(run_ms), &mut rng);
+                let context = format!("{label} at {:.3} s (sent: {sent})", at.as_secs_f64());
+                done.assert_no_panic();
+                done.json_lines();
+                match done.exit() {
+                    Exit::Signal(Signal::SIGINT) | Exit::Code(0) => {}
+                    other => panic!("{context}: {other:?}: {}", done.describe()),
+                }
+                assert_eq!(tmp.entries(), Vec::<String>::new(), "{context}: files left behind");
+            })
+        })
+        .collect();
+    parallel(WORKERS, cases);
+    fds.assert_back("other modes");
+}
+
 /// A `--listen` server with its listening line read, ready to be joined.
 struct Server {
     running: fixtures::harness::Running,
