@@ -226,7 +226,13 @@ fn curl_demos_report_each_bad_url() {
             assert_eq!(result(&good)["ok"], true);
             assert_eq!(result(&good)["bytes"], 100);
             assert_eq!(result(&refused)["curl_error"], "CURLE_COULDNT_CONNECT");
-            assert_eq!(result("http://nosuch.invalid/")["curl_error"], "CURLE_COULDNT_RESOLVE_HOST");
+            // `.invalid` never resolves; a machine whose DNS server does not answer at all
+            // runs into the transfer's timeout first, which is the same failure, later.
+            let unresolved = result("http://nosuch.invalid/")["curl_error"].clone();
+            assert!(
+                unresolved == "CURLE_COULDNT_RESOLVE_HOST" || unresolved == "CURLE_OPERATION_TIMEDOUT",
+                "{unresolved}"
+            );
             assert_eq!(result("ftp://127.0.0.1/")["curl_error"], "CURLE_UNSUPPORTED_PROTOCOL");
             assert_eq!(result("")["curl_error"], "CURLE_URL_MALFORMAT");
             for url in [refused.as_str(), "http://nosuch.invalid/", "ftp://127.0.0.1/", ""] {
@@ -246,7 +252,9 @@ fn curl_demos_report_each_bad_url() {
             done.assert_error("transfers: every one of the 2 failed", None);
             let text = done.stdout_text();
             assert!(
-                text.contains("CURLE_COULDNT_CONNECT") && text.contains("CURLE_COULDNT_RESOLVE_HOST"),
+                text.contains("CURLE_COULDNT_CONNECT")
+                    && (text.contains("CURLE_COULDNT_RESOLVE_HOST")
+                        || text.contains("CURLE_OPERATION_TIMEDOUT")),
                 "{}",
                 done.describe()
             );
