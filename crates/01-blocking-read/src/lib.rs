@@ -46,6 +46,12 @@ pub fn read_file(n: &Narrator, path: &Path, label: &str) -> Result<u64> {
     let shown = path.display().to_string();
     let fd: OwnedFd = open(path, OFlag::O_RDONLY | OFlag::O_CLOEXEC, Mode::empty())
         .with_context(|| format!("open {shown}"))?;
+    read_opened_file(n, fd, &shown, label)
+}
+
+/// [`read_file`] for a file already opened (the demo's own temporary file, opened and
+/// unlinked at once so that a Ctrl-C at any moment leaves nothing behind).
+pub fn read_opened_file(n: &Narrator, fd: OwnedFd, shown: &str, label: &str) -> Result<u64> {
     let raw = fd.as_raw_fd();
     n.event(
         "open",

@@ -14,9 +14,9 @@
 //! Differs from the notes: the notes read a file only; a file never makes read() wait
 //! for a peer, so the pipe and the socket are what actually show blocking.
 
-use blocking_read::{read_after_delay, read_file};
+use blocking_read::{read_after_delay, read_file, read_opened_file};
 use clap::Parser;
-use common::{Narrator, Result};
+use common::{Context, Narrator, Result};
 use fixtures::TempFile;
 use std::os::fd::AsRawFd;
 use std::path::PathBuf;
@@ -36,8 +36,8 @@ struct Cli {
     /// Read this file in step 1 instead of a generated temporary one
     path: Option<PathBuf>,
 
-    /// How long the peer waits before writing to the pipe and the socket
-    #[arg(long, default_value_t = 1000, value_name = "MS")]
+    /// How long the peer waits before writing to the pipe and the socket (at most 60000)
+    #[arg(long, default_value_t = 1000, value_name = "MS", value_parser = clap::value_parser!(u64).range(0..=60_000))]
     delay_ms: u64,
 }
 
@@ -49,11 +49,18 @@ fn run() -> Result<()> {
 
     n.say("\n1. A regular file");
     match &cli.path {
-        Some(path) => read_file(&n, path, "the file you named")?,
+        Some(path) => {
+            refuse_endless_files(path)?;
+            read_file(&n, path, "the file you named")?
+        }
         None => {
-            // Removed again as soon as it is read (so Ctrl-C later leaves nothing behind).
+            // Opened, then unlinked at once: the open fd keeps the file alive while it is
+            // read, and a Ctrl-C at any moment leaves nothing in the temp directory.
             let temp = TempFile::with_contents("example.txt", b"hello from a regular file\n")?;
-            read_file(&n, temp.path(), "a temporary file")?
+            let shown = temp.path().display().to_string();
+            let file = std::fs::File::open(temp.path()).with_context(|| format!("open {shown}"))?;
+            drop(temp);
+            read_opened_file(&n, file.into(), &shown, "a temporary file, already unlinked")?
         }
     };
 
@@ -99,6 +106,20 @@ fn run() -> Result<()> {
     n.explain("Blocking is cheap for the CPU but costly for the program: while one read waits,");
     n.explain("nothing else runs. Next: nonblocking-read (never wait), then select (wait on many fds).");
     Ok(())
+}
+
+/// Step 1 reads a file to its end. A device like /dev/zero has no end (the loop would
+/// read for ever) and a FIFO with no writer blocks in open(): neither is the regular
+/// file this step is about, so they are refused before any I/O. A directory is let
+/// through, to show read() failing with EISDIR; a missing path fails in open().
+fn refuse_endless_files(path: &std::path::Path) -> Result<()> {
+    match std::fs::metadata(path) {
+        Ok(meta) if !meta.is_file() && !meta.is_dir() => Err(common::Error::msg(
+            format!("read {}", path.display()),
+            "not a regular file (a device may never end, a FIFO blocks in open(); steps 2 and 3 show pipes and sockets)",
+        )),
+        _ => Ok(()),
+    }
 }
 
 fn main() -> ExitCode {

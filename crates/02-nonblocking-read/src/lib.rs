@@ -58,9 +58,11 @@ pub struct FileOutcome {
 /// O_NONBLOCK, counting EAGAINs (there are none).
 pub fn regular_file(n: &Narrator, size: usize) -> Result<FileOutcome> {
     let contents: Vec<u8> = (0..size).map(|i| b"0123456789abcdef\n"[i % 17]).collect();
-    let temp = fixtures::TempFile::with_contents("uncached.bin", &contents)?;
-    let path = temp.path().display().to_string();
-    evict_from_page_cache(temp.path())?;
+    let (writer, fd, path) = scratch_file()?;
+    let raw = fd.as_raw_fd();
+    use std::io::Write;
+    (&writer).write_all(&contents).with_context(|| format!("write {path}"))?;
+    evict_from_page_cache(&writer, &path)?;
     n.event(
         "file_evicted",
         json!({"path": path, "size": size}),
@@ -69,10 +71,8 @@ pub fn regular_file(n: &Narrator, size: usize) -> Result<FileOutcome> {
             size / 1024
         ),
     );
+    n.explain("(created, opened and unlinked before it was written: it lives on through its fds, so Ctrl-C leaves nothing behind)");
 
-    let fd = open(temp.path(), OFlag::O_RDONLY | OFlag::O_NONBLOCK | OFlag::O_CLOEXEC, Mode::empty())
-        .with_context(|| format!("open {path}"))?;
-    let raw = fd.as_raw_fd();
     n.event(
         "open",
         json!({"fd": raw, "nonblocking": is_nonblocking(&fd)?}),
@@ -91,7 +91,7 @@ pub fn regular_file(n: &Narrator, size: usize) -> Result<FileOutcome> {
     );
     n.explain("RWF_NOWAIT refuses to wait for the disk; this is the EAGAIN O_NONBLOCK never gives a file.");
     // Make sure the plain reads below really go to the disk, whatever preadv2 started.
-    evict_from_page_cache(temp.path())?;
+    evict_from_page_cache(&writer, &path)?;
 
     let (mut reads, mut eagain, mut bytes) = (0u64, 0u64, 0u64);
     let watch = Stopwatch::start()?;
@@ -127,17 +127,31 @@ pub fn regular_file(n: &Narrator, size: usize) -> Result<FileOutcome> {
     Ok(FileOutcome { reads, eagain, bytes, nowait_eagain: first == Err(Errno::EAGAIN) })
 }
 
+/// A new, empty file in the temp directory, opened twice (a writer, and the
+/// `O_RDONLY | O_NONBLOCK` fd the demo reads) and unlinked at once. A file that exists
+/// only through its fds cannot be left behind, whenever a Ctrl-C comes.
+fn scratch_file() -> Result<(std::fs::File, std::os::fd::OwnedFd, String)> {
+    let path = std::env::temp_dir().join(format!("aio-lab-{}-uncached.bin", std::process::id()));
+    let shown = path.display().to_string();
+    // The reader first (O_CREAT | O_EXCL creates it), so it is the fd a student expects.
+    let reader = open(
+        &path,
+        OFlag::O_RDONLY | OFlag::O_NONBLOCK | OFlag::O_CLOEXEC | OFlag::O_CREAT | OFlag::O_EXCL,
+        Mode::from_bits_truncate(0o600),
+    )
+    .with_context(|| format!("create {shown}"))?;
+    let writer = std::fs::OpenOptions::new().write(true).open(&path).with_context(|| format!("open {shown}"));
+    // Unlink before anything else can fail, so an error leaves nothing behind either.
+    std::fs::remove_file(&path).with_context(|| format!("unlink {shown}"))?;
+    Ok((writer?, reader, shown))
+}
+
 /// Flushes the file to disk and asks the kernel to drop its cached pages.
-fn evict_from_page_cache(path: &std::path::Path) -> Result<()> {
-    let file = std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .open(path)
-        .with_context(|| format!("open {}", path.display()))?;
+fn evict_from_page_cache(file: &std::fs::File, path: &str) -> Result<()> {
     // Dirty pages cannot be dropped: write them out first.
-    file.sync_all().with_context(|| format!("fsync {}", path.display()))?;
+    file.sync_all().with_context(|| format!("fsync {path}"))?;
     posix_fadvise(file.as_fd(), 0, 0, PosixFadviseAdvice::POSIX_FADV_DONTNEED)
-        .with_context(|| format!("posix_fadvise {} DONTNEED", path.display()))
+        .with_context(|| format!("posix_fadvise {path} DONTNEED"))
 }
 // ANCHOR_END: regular_file
 

@@ -38,7 +38,7 @@ struct Cli {
     common: common::cli::CommonArgs,
 
     /// Serve for real on ADDR (e.g. 127.0.0.1:7000; port 0 picks one) until SIGINT/SIGTERM
-    #[arg(long, value_name = "ADDR", conflicts_with_all = ["clients", "show_race"])]
+    #[arg(long, value_name = "ADDR", value_parser = common::cli::parse_listen_addr, conflicts_with_all = ["clients", "show_race"])]
     listen: Option<SocketAddr>,
 
     /// Connect N scripted clients at once (pselect shares select's FD_SETSIZE limit)

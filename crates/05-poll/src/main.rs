@@ -37,7 +37,7 @@ struct Cli {
     common: common::cli::CommonArgs,
 
     /// Serve for real on ADDR (e.g. 127.0.0.1:7000; port 0 picks one) until Ctrl-C
-    #[arg(long, value_name = "ADDR", conflicts_with = "clients")]
+    #[arg(long, value_name = "ADDR", value_parser = common::cli::parse_listen_addr, conflicts_with = "clients")]
     listen: Option<SocketAddr>,
 
     /// Connect N scripted clients at once (raises RLIMIT_NOFILE; no FD_SETSIZE limit)

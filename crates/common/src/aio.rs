@@ -87,16 +87,19 @@ impl FileInput {
     /// fail), an empty file, or one bigger than [`MAX_INPUT`].
     pub fn check(path: &Path) -> Result<Self> {
         let what = || format!("read {}", path.display());
+        let not_regular =
+            || Error::msg(what(), "not a regular file (give a file; pipes use the built-in device)");
+        // stat() before open(): opening a FIFO that nobody writes to blocks for ever.
+        if std::fs::metadata(path).is_ok_and(|meta| !meta.is_file() && !meta.is_dir()) {
+            return Err(not_regular());
+        }
         let file = std::fs::File::open(path).with_context(|| format!("open {}", path.display()))?;
         let meta = file.metadata().with_context(what)?;
         if meta.is_dir() {
             return Err(Error::os(what(), Errno::EISDIR));
         }
         if !meta.is_file() {
-            return Err(Error::msg(
-                what(),
-                "not a regular file (give a file; pipes use the built-in device)",
-            ));
+            return Err(not_regular());
         }
         if meta.len() == 0 {
             return Err(Error::msg(what(), "file is empty: nothing to read"));

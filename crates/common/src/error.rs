@@ -127,7 +127,11 @@ pub fn main_wrapper(run: impl FnOnce() -> Result<()>) -> ExitCode {
     match run() {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {e}");
+            // One write of the finished line (stderr is unbuffered: writeln! would write
+            // it piece by piece), and not eprintln!, which panics if stderr's reader has
+            // gone (`2>&1 | head -1`).
+            use std::io::Write;
+            let _ = std::io::stderr().write_all(format!("error: {e}\n").as_bytes());
             ExitCode::from(e.exit_code())
         }
     }

@@ -7,12 +7,19 @@
 //! Tests and lab checkers read the JSON; students read the text.
 //!
 //! Colour is used only when stdout is a terminal and `NO_COLOR` is not set.
-//! Writes to a closed stdout (`demo | head`) are ignored rather than panicking.
+//!
+//! Every line goes out whole, in one `write()` (see [`write_stdout`]): a demo killed by
+//! Ctrl-C never leaves half a line, so a checker can parse every `--json` line it got.
+//! When the reader of stdout goes away (`demo | head -1`), the write fails with EPIPE
+//! (Rust ignores SIGPIPE, so it is an error, not a signal): narration then stops
+//! silently and the program carries on to its normal end. A `--listen` server keeps
+//! serving after `| head -1`, which is how an instructor reads the port.
 
 use crate::timeline::Timeline;
 use serde_json::{Map, Value};
 use std::fmt::Display;
 use std::io::{IsTerminal, Write};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 /// Columns for the bars of a timeline: leaves room for labels and notes on an
@@ -148,17 +155,18 @@ impl Narrator {
     pub fn explain(&self, text: impl Display) {
         if !self.json && !self.quiet {
             let text = text.to_string();
-            let mut out = std::io::stdout().lock();
+            let mut lines = String::new();
             for line in text.lines() {
-                let _ = writeln!(out, "{:10} {}", "", self.paint(Style::Dim, line));
+                lines.push_str(&format!("{:10} {}\n", "", self.paint(Style::Dim, line)));
             }
+            write_stdout(&lines);
         }
     }
 
     /// A plain line (results, tables, a blank line). Text mode only.
     pub fn say(&self, text: impl Display) {
         if !self.json && !self.quiet {
-            let _ = writeln!(std::io::stdout().lock(), "{text}");
+            write_stdout(&format!("{text}\n"));
         }
     }
 
@@ -168,7 +176,7 @@ impl Narrator {
         } else if self.json {
             self.data("timeline", timeline.to_json());
         } else {
-            let _ = write!(std::io::stdout().lock(), "{}", timeline.render(TIMELINE_WIDTH, self.color));
+            write_stdout(&timeline.render(TIMELINE_WIDTH, self.color));
         }
     }
 
@@ -176,18 +184,48 @@ impl Narrator {
         if self.quiet {
             return;
         }
-        let mut out = std::io::stdout().lock();
         if self.json {
-            let _ = writeln!(out, "{}", json_line(t_ms, event, fields));
+            write_stdout(&format!("{}\n", json_line(t_ms, event, fields)));
         } else if let Some(text) = text {
             let stamp = self.paint(Style::Dim, format!("[{:8.3}]", t_ms / 1000.0));
             let text = match style {
                 Some(style) => self.paint(style, text),
                 None => text,
             };
-            let _ = writeln!(out, "{stamp} {text}");
+            write_stdout(&format!("{stamp} {text}\n"));
         }
     }
+}
+
+/// Set once a write to stdout has failed with EPIPE: nobody is reading any more.
+static STDOUT_GONE: AtomicBool = AtomicBool::new(false);
+
+/// Writes `text` (whole lines, ending in `\n`) to stdout in one piece.
+///
+/// `writeln!(out, "{x}")` would hand the line and its newline to stdout's LineWriter
+/// separately; a line longer than its buffer then goes out in two `write()`s, and a
+/// Ctrl-C between them leaves a line without its end. One `write_all` of the finished
+/// text is one `write()` (the LineWriter passes text ending in a newline straight
+/// through, and a pipe takes up to 4 KiB at once).
+///
+/// Errors are not the demo's business: after EPIPE (the reader left, as `head -1`
+/// does) nothing more is written; any other error drops just this text.
+pub fn write_stdout(text: &str) {
+    if STDOUT_GONE.load(Ordering::Relaxed) {
+        return;
+    }
+    let mut out = std::io::stdout().lock();
+    let result = out.write_all(text.as_bytes()).and_then(|()| out.flush());
+    if let Err(e) = result {
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            STDOUT_GONE.store(true, Ordering::Relaxed);
+        }
+    }
+}
+
+/// True once stdout's reader has gone away (a write failed with EPIPE).
+pub fn stdout_gone() -> bool {
+    STDOUT_GONE.load(Ordering::Relaxed)
 }
 
 /// One JSON Lines record: `{"t_ms":..,"event":..,<fields>}`.

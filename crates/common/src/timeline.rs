@@ -135,7 +135,8 @@ impl Timeline {
         let bars: Vec<Value> = self
             .bars
             .iter()
-            .map(|b| json!({"label": b.label, "start_ms": round3(b.start_ms), "end_ms": round3(b.end_ms), "note": b.note}))
+            // A note may be padded to line up in the text chart; the data has no padding.
+            .map(|b| json!({"label": b.label, "start_ms": round3(b.start_ms), "end_ms": round3(b.end_ms), "note": b.note.trim_end()}))
             .collect();
         json!({
             "title": self.title,

@@ -65,6 +65,10 @@ pub fn plan(urls: &[String], local_base: Option<&str>) -> Vec<Transfer> {
                     if bare.chars().count() > 32 {
                         label.push_str("...");
                     }
+                    // An empty argument (`curl-multi ""`) still needs a name in the lines.
+                    if label.trim().is_empty() {
+                        label = format!("{url:?}");
+                    }
                     label
                 }
             };
@@ -837,6 +841,7 @@ mod tests {
         assert_eq!(plan[6].label, ":9/refused");
         let long = super::plan(&["https://example.com/a/very/long/path/that/goes/on".into()], None);
         assert_eq!(long[0].label, "https://example.com/a/very/long/...");
+        assert_eq!(super::plan(&["".into()], None)[0].label, "\"\"");
     }
 
     #[test]

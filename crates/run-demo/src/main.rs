@@ -33,49 +33,52 @@ fn run(name: &str, args: &[String]) -> u8 {
     match cargo().args(["run", "-q", "-p", name, "--"]).args(args).status() {
         Ok(status) => status.code().map_or(1, |c| c.clamp(0, 255) as u8),
         Err(e) => {
-            eprintln!("error: run cargo: {e}");
+            print(&format!("error: run cargo: {e}\n"), true);
             1
         }
     }
 }
 
+/// Prints `text` in one write, ignoring errors: `println!` panics when stdout's reader
+/// has gone (`cargo demo --list | head -1`), and a list needs no error of its own.
+fn print(text: &str, to_stderr: bool) {
+    use std::io::Write;
+    let _ = if to_stderr {
+        std::io::stderr().write_all(text.as_bytes())
+    } else {
+        std::io::stdout().write_all(text.as_bytes())
+    };
+}
+
 fn list(to_stderr: bool) {
-    for (name, what) in DEMOS {
-        let line = format!("  {name:17} {what}");
-        if to_stderr {
-            eprintln!("{line}");
-        } else {
-            println!("{line}");
-        }
-    }
+    let lines: String = DEMOS.iter().map(|(name, what)| format!("  {name:17} {what}\n")).collect();
+    print(&lines, to_stderr);
 }
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     // `just run` with no NAME passes an empty one.
     let Some(first) = args.first().filter(|name| !name.is_empty()) else {
-        eprintln!("usage: cargo demo NAME [ARGS...]   (or: just run NAME [ARGS...])\n\ndemos:");
+        print("usage: cargo demo NAME [ARGS...]   (or: just run NAME [ARGS...])\n\ndemos:\n", true);
         list(true);
         return ExitCode::from(2);
     };
     match first.as_str() {
         "--list" => {
-            for (name, _) in DEMOS {
-                println!("{name}");
-            }
+            print(&DEMOS.iter().map(|(name, _)| format!("{name}\n")).collect::<String>(), false);
             ExitCode::SUCCESS
         }
         "--help" | "-h" => {
-            println!("usage: cargo demo NAME [ARGS...]   (or: just run NAME [ARGS...])\n\ndemos, in lecture order:");
+            print("usage: cargo demo NAME [ARGS...]   (or: just run NAME [ARGS...])\n\ndemos, in lecture order:\n", false);
             list(false);
             ExitCode::SUCCESS
         }
         "--all" => {
             for (name, what) in DEMOS {
-                println!("\n=== {name}: {what} ===\n");
+                print(&format!("\n=== {name}: {what} ===\n\n"), false);
                 let code = run(name, &args[1..]);
                 if code != 0 {
-                    eprintln!("error: demo {name} exited with code {code}; stopping");
+                    print(&format!("error: demo {name} exited with code {code}; stopping\n"), true);
                     return ExitCode::from(code);
                 }
             }
@@ -83,7 +86,7 @@ fn main() -> ExitCode {
         }
         name if DEMOS.iter().any(|(n, _)| *n == name) => ExitCode::from(run(name, &args[1..])),
         name => {
-            eprintln!("error: no demo named {name:?}; the demos are:");
+            print(&format!("error: no demo named {name:?}; the demos are:\n"), true);
             list(true);
             ExitCode::from(2)
         }
