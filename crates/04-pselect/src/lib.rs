@@ -260,9 +260,15 @@ pub fn scenario(n: &Narrator) -> Result<()> {
     let wait_mask = block_signals(n)?; // before the script's threads start
     let result =
         fixtures::chat_clients::scenario(n, prepare, |room| serve(room, n, SCENARIO_TIMEOUT, &wait_mask));
+    blame_the_signal("scripted chat", result)
+}
+
+/// A client's error after SIGINT/SIGTERM stopped the server (ECONNRESET, EOF) is not the
+/// client's fault: say which signal stopped the run instead.
+fn blame_the_signal<T>(what: &str, result: Result<T>) -> Result<T> {
     match (result, stopped_by_signal()) {
         (Err(_), Some(signal)) => Err(Error::msg(
-            "scripted chat",
+            what,
             format!(
                 "stopped by {} before the script finished (every client was told goodbye)",
                 signal.as_str()
@@ -287,9 +293,9 @@ static STOPPED_BY: std::sync::atomic::AtomicI32 = std::sync::atomic::AtomicI32::
 pub fn crowd(n: &Narrator, count: usize) -> Result<()> {
     n.title(TITLE.0, TITLE.1, TITLE.2);
     let wait_mask = block_signals(n)?;
-    let report = fixtures::chat_clients::crowd(n, count, prepare, |room| {
-        serve(room, n, SCENARIO_TIMEOUT, &wait_mask)
-    })?;
+    let result =
+        fixtures::chat_clients::crowd(n, count, prepare, |room| serve(room, n, SCENARIO_TIMEOUT, &wait_mask));
+    let report = blame_the_signal("crowd", result)?;
     if report.refused > 0 {
         n.explain(format!(
             "{} clients were refused: pselect() takes the same fd_set as select(), FD_SETSIZE = {FD_SETSIZE}",

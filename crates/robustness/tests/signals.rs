@@ -332,8 +332,6 @@ fn sigpipe_never_kills_a_listen_server() {
 /// the one error line should name the signal ("stopped by SIGINT ..."), not whatever a
 /// client of the crowd complained of when the shutdown closed its connection.
 #[test]
-#[ignore = "pselect::crowd (crates/04-pselect/src/lib.rs) reports a crowd client's ECONNRESET/ECONNREFUSED \
-            instead of the signal; fix: map its error through stopped_by_signal() as pselect::scenario does"]
 fn pselect_crowd_stopped_by_sigint_names_the_signal() {
     let _one_at_a_time = serial();
     for _ in 0..3 {
