@@ -117,18 +117,30 @@ fn listen_servers_keep_serving_after_head_1() {
             assert!(done.stderr.is_empty(), "{}", done.describe());
         }));
         cases.push(case(format!("{name} --listen >&-"), move || {
-            // No stdout to read the port from: pick a free one first.
-            let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-            let chat: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
-            let mut running = Run::demo(name)
-                .args(["--listen", &chat.to_string(), "--json"])
-                .stdout(Stdout::Closed)
-                .spawn();
+            // No stdout to read the port from: ask the kernel which ports this very
+            // process listens on (a port picked beforehand could be taken by another
+            // case's server in the meantime). Two: the chat room's and the stats port;
+            // the chat room is the one that greets a new client.
+            let mut running =
+                Run::demo(name).args(["--listen", "127.0.0.1:0", "--json"]).stdout(Stdout::Closed).spawn();
             let until = std::time::Instant::now() + WAIT;
-            while std::net::TcpStream::connect(chat).is_err() {
+            let ports = loop {
+                let ports = running.listening_ports();
+                if ports.len() == 2 {
+                    break ports;
+                }
                 assert!(std::time::Instant::now() < until && running.is_running(), "{name} never listened");
                 std::thread::sleep(Duration::from_millis(20));
-            }
+            };
+            let chat = ports
+                .iter()
+                .map(|port| SocketAddr::from(([127, 0, 0, 1], *port)))
+                .find(|addr| {
+                    ChatClient::connect("probe", *addr)
+                        .and_then(|c| c.wait_lines(1, WAIT))
+                        .is_ok_and(|lines| lines[0].starts_with("* you are "))
+                })
+                .unwrap_or_else(|| panic!("{name}: neither of {ports:?} greets a client"));
             chat_works(chat);
             assert!(running.signal(Signal::SIGTERM));
             let done = running.wait();
