@@ -32,8 +32,8 @@ lint:
     cargo fmt --all -- --check
     cargo clippy --workspace --all-targets -- -D warnings
 
-# Everything CI checks: formatting, lints, tests, then every demo
-ci: lint test demos
+# Everything CI checks: formatting, lints, tests, every demo, the labs' checkers, a 30 s soak
+ci: lint test demos labs-verify (soak "--duration" "30s")
 
 # Run a demo under strace, showing only the system calls that demo is about
 trace NAME *ARGS:
