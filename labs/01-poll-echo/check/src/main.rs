@@ -8,11 +8,10 @@
 //! reset, what /proc/PID/fd says. The assignment is `labs/01-poll-echo/README.md`.
 
 mod peer;
-mod server;
 
+use fixtures::lab_server::{describe, Server};
 use fixtures::marking::{Lab, Marking, Submission};
 use peer::Peer;
-use server::{describe, Server};
 use std::time::{Duration, Instant};
 
 const LAB: Lab = Lab {

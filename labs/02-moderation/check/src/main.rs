@@ -11,11 +11,10 @@
 //! `labs/02-moderation/README.md`.
 
 mod chat;
-mod server;
 
 use chat::Chat;
+use fixtures::lab_server::Server;
 use fixtures::marking::{Lab, Marking, Submission};
-use server::Server;
 use std::net::Ipv4Addr;
 
 const LAB: Lab = Lab {
