@@ -10,7 +10,7 @@
 mod peer;
 
 use fixtures::lab_server::{describe, Server};
-use fixtures::marking::{Lab, Marking, Submission};
+use fixtures::marking::{Lab, Submission};
 use peer::Peer;
 use std::time::{Duration, Instant};
 
@@ -31,36 +31,16 @@ const COMERS: usize = 20;
 
 fn main() -> std::process::ExitCode {
     fixtures::marking::main(LAB, |submission, marking| {
-        let started = run_check(marking, "starts", 1, None, || starts(submission));
+        let started = marking.check("starts", 1, || starts(submission));
         let gate =
             if started { None } else { Some("not run: the server did not start (see `starts` above)") };
-        run_check(marking, "echo", 2, gate, || echo(submission));
-        run_check(marking, "many-clients", 3, gate, || many_clients(submission));
-        run_check(marking, "slow-client", 3, gate, || slow_client(submission));
-        run_check(marking, "disconnects", 2, gate, || disconnects(submission));
-        run_check(marking, "no-fd-leak", 2, gate, || no_fd_leak(submission));
-        run_check(marking, "signals", 1, gate, || signals(submission));
+        marking.check_unless(gate, "echo", 2, || echo(submission));
+        marking.check_unless(gate, "many-clients", 3, || many_clients(submission));
+        marking.check_unless(gate, "slow-client", 3, || slow_client(submission));
+        marking.check_unless(gate, "disconnects", 2, || disconnects(submission));
+        marking.check_unless(gate, "no-fd-leak", 2, || no_fd_leak(submission));
+        marking.check_unless(gate, "signals", 1, || signals(submission));
     })
-}
-
-/// Runs one check (or fails it at once with `gate`'s reason); true if it passed.
-fn run_check(
-    marking: &mut Marking,
-    name: &'static str,
-    points: u32,
-    gate: Option<&str>,
-    run: impl FnOnce() -> Result<String, String>,
-) -> bool {
-    let mut passed = false;
-    marking.check(name, points, || {
-        let outcome = match gate {
-            Some(why) => Err(why.to_string()),
-            None => run(),
-        };
-        passed = outcome.is_ok();
-        outcome
-    });
-    passed
 }
 
 fn deadline(from_now: Duration) -> Instant {

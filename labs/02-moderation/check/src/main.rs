@@ -14,7 +14,7 @@ mod chat;
 
 use chat::Chat;
 use fixtures::lab_server::Server;
-use fixtures::marking::{Lab, Marking, Submission};
+use fixtures::marking::{Lab, Submission};
 use std::net::Ipv4Addr;
 
 const LAB: Lab = Lab {
@@ -27,35 +27,15 @@ const HOME: Ipv4Addr = Ipv4Addr::new(127, 0, 0, 1);
 
 fn main() -> std::process::ExitCode {
     fixtures::marking::main(LAB, |submission, marking| {
-        let started = run_check(marking, "starts", 1, None, || starts(submission));
+        let started = marking.check("starts", 1, || starts(submission));
         let gate =
             if started { None } else { Some("not run: the server did not start (see `starts` above)") };
-        run_check(marking, "chat-basics", 3, gate, || chat_basics(submission));
-        run_check(marking, "private-messages", 3, gate, || private_messages(submission));
-        run_check(marking, "kick", 3, gate, || kick(submission));
-        run_check(marking, "ban", 4, gate, || ban(submission));
-        run_check(marking, "operator-only", 2, gate, || operator_only(submission));
+        marking.check_unless(gate, "chat-basics", 3, || chat_basics(submission));
+        marking.check_unless(gate, "private-messages", 3, || private_messages(submission));
+        marking.check_unless(gate, "kick", 3, || kick(submission));
+        marking.check_unless(gate, "ban", 4, || ban(submission));
+        marking.check_unless(gate, "operator-only", 2, || operator_only(submission));
     })
-}
-
-/// Runs one check (or fails it at once with `gate`'s reason); true if it passed.
-fn run_check(
-    marking: &mut Marking,
-    name: &'static str,
-    points: u32,
-    gate: Option<&str>,
-    run: impl FnOnce() -> Result<String, String>,
-) -> bool {
-    let mut passed = false;
-    marking.check(name, points, || {
-        let outcome = match gate {
-            Some(why) => Err(why.to_string()),
-            None => run(),
-        };
-        passed = outcome.is_ok();
-        outcome
-    });
-    passed
 }
 
 /// The welcome line of the N-th client to join.
