@@ -193,6 +193,18 @@ fn run_demo_names_the_demos() {
     fds.assert_back("run-demo");
 }
 
+/// `just run blocking-read -- --delay-ms 10` (a `--` out of cargo habit) passes the
+/// flags to the demo, not `--` and then words the demo would take for paths or URLs.
+#[test]
+fn run_demo_drops_a_leading_double_dash() {
+    let _one_at_a_time = serial();
+    let done = Run::demo("run-demo").args(["blocking-read", "--", "--delay-ms", "10", "--json"]).run();
+    done.assert_no_panic();
+    done.assert_code(0);
+    let events = done.json_lines();
+    assert_eq!(events.first().map(|e| e["event"].clone()), Some("demo".into()), "{}", done.describe());
+}
+
 /// The curl demos given a refused port, a host that does not resolve, a scheme they
 /// refuse and an empty URL, beside one good URL: each failure is that transfer's result (a
 /// `transfer_done` with ok=false and the curl error), the good one completes, exit 0.

@@ -30,6 +30,12 @@ fn cargo() -> Command {
 
 /// Runs one demo through cargo; returns its exit code.
 fn run(name: &str, args: &[String]) -> u8 {
+    // `just run curl-multi -- --parallel 2` is what cargo habits type: the `--` is ours
+    // to drop, or the demo would take `--parallel` for a URL.
+    let args = match args.split_first() {
+        Some((first, rest)) if first == "--" => rest,
+        _ => args,
+    };
     match cargo().args(["run", "-q", "-p", name, "--"]).args(args).status() {
         Ok(status) => status.code().map_or(1, |c| c.clamp(0, 255) as u8),
         Err(e) => {
