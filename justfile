@@ -131,7 +131,7 @@ lab NAME="" *ARGS:
     while [ $# -gt 0 ]; do
       args+=("$1"); shift
       if [ "${args[-1]}" = "--" ] && [ $# -gt 0 ]; then
-        case "$1" in */*) [ "${1#/}" = "$1" ] && set -- "{{invocation_directory()}}/$1" "${@:2}" ;; esac
+        case "$1" in */*) [ "${1#/}" = "$1" ] && set -- "{{invocation_directory()}}/${1#./}" "${@:2}" ;; esac
         args+=("$@"); break
       fi
     done
