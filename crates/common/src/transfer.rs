@@ -803,10 +803,13 @@ pub fn summarize(
         ));
     }
     if summary.transfers > 0 && summary.completed == 0 {
-        return Err(Error::msg(
-            "transfers",
-            format!("every one of the {} failed (exit code 1)", summary.transfers),
-        ));
+        // Name the first failure the way every other error names its errno: curl's
+        // symbolic code first, then its words.
+        let first = sorted.iter().find_map(|o| o.failure.as_ref().map(|f| (o, f)));
+        let cause = first
+            .map(|(o, f)| format!("; the first, {}: {} ({})", o.transfer.url, f.name, f.message))
+            .unwrap_or_default();
+        return Err(Error::msg("transfers", format!("every one of the {} failed{cause}", summary.transfers)));
     }
     Ok(summary)
 }
