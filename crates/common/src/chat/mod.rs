@@ -18,10 +18,12 @@
 //! * `watch.rs`: which fds to wait on, for what, and whose they are;
 //! * `leave.rs`: why a client goes, poll's hang-up and error reports, shutdown;
 //! * `telnet.rs` and `line.rs`: a client's bytes into lines that are safe to relay;
-//! * `happening.rs`: each event's JSON and text, built together; `tell.rs` prints them.
+//! * `happening.rs`: each event's JSON and text, built together; `tell.rs` prints them;
+//! * `dispatch.rs`: every step for one ready fd in one call, for tests and benchmarks.
 
 mod backpressure;
 mod commands;
+mod dispatch;
 pub mod happening;
 mod leave;
 pub mod line;

@@ -321,48 +321,6 @@ impl Client {
     }
 }
 
-/// All of one ready fd's steps at once, for servers that do not need to show them
-/// (benchmarks, tests, a server narrated elsewhere).
-impl ChatRoom {
-    /// `fd` is readable: accept, serve the stats port, or read and relay (or carry out
-    /// commands), closing the client if it is gone.
-    pub fn on_readable(&mut self, fd: RawFd) -> Vec<Happening> {
-        let mut happened = Vec::new();
-        match self.kind(fd) {
-            Some(super::Kind::ChatListener) => self.accept(&mut happened),
-            Some(super::Kind::StatsListener) => self.serve_stats(&mut happened),
-            Some(super::Kind::Client) => match self.read(fd, &mut happened) {
-                Input::Lines(lines) => {
-                    for line in lines {
-                        self.relay_or_command(fd, &line, &mut happened);
-                    }
-                }
-                Input::Closed(why) => self.close(fd, why, &mut happened),
-            },
-            None => {}
-        }
-        happened
-    }
-
-    /// `fd` is writable: write once, closing the client if it must go.
-    pub fn on_writable(&mut self, fd: RawFd) -> Vec<Happening> {
-        let mut happened = Vec::new();
-        if let Some(why) = self.write(fd, &mut happened) {
-            self.close(fd, why, &mut happened);
-        }
-        happened
-    }
-
-    /// A line from `fd`: a `/command`, or something to relay.
-    pub fn relay_or_command(&mut self, fd: RawFd, line: &str, happened: &mut Vec<Happening>) {
-        if line.starts_with('/') {
-            self.command(fd, line, happened);
-        } else {
-            self.relay(fd, line, happened);
-        }
-    }
-}
-
 pub(super) fn would_block_io(e: &std::io::Error) -> bool {
     e.raw_os_error().map(Errno::from_raw).is_some_and(crate::fd::would_block)
 }
