@@ -1,10 +1,11 @@
 //! The pselect chat server, run as a real binary against real TCP clients.
 
-use fixtures::chat_clients::{checks, ChatClient, ServerProcess};
-use fixtures::demo::run_json;
 use nix::sys::signal::Signal;
+use offline::chat_clients::{ChatClient, ServerProcess};
 use std::io::Write;
 use std::time::Duration;
+use test_harness::chat_checks as checks;
+use test_harness::demo::run_json;
 
 const BIN: &str = env!("CARGO_BIN_EXE_pselect");
 const CALL: &str = "pselect";
@@ -125,7 +126,7 @@ fn show_race_select_sleeps_through_the_signal_and_pselect_does_not() {
 /// another client: only the text does, and each negotiation is narrated.
 #[test]
 fn telnet_negotiation_never_reaches_another_client() {
-    use fixtures::chat_clients::{ChatClient, ServerProcess};
+    use offline::chat_clients::{ChatClient, ServerProcess};
     const WAIT: std::time::Duration = std::time::Duration::from_secs(5);
     let server = ServerProcess::start(BIN, &[]).unwrap();
     let mut telnet = ChatClient::connect("telnet", server.chat).unwrap();
@@ -154,7 +155,7 @@ fn telnet_negotiation_never_reaches_another_client() {
 /// A line over 512 bytes: the others get its first 512, and only its sender is told.
 #[test]
 fn the_sender_of_an_overlong_line_is_told_it_was_cut() {
-    use fixtures::chat_clients::{ChatClient, ServerProcess};
+    use offline::chat_clients::{ChatClient, ServerProcess};
     const WAIT: std::time::Duration = std::time::Duration::from_secs(5);
     let server = ServerProcess::start(BIN, &[]).unwrap();
     let mut sender = ChatClient::connect("sender", server.chat).unwrap();
