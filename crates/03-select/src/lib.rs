@@ -9,6 +9,7 @@
 //! read, relay, write, close. Each step is a call on the room, in
 //! `common/src/chat/room.rs`, which is the rest of one turn of the loop.
 
+use common::chat::happening;
 use common::chat::tell::{self, ReadyFd, Title};
 use common::chat::{json, ChatRoom, Happening, Input, Kind};
 use common::{Error, Narrator, Result};
@@ -232,9 +233,9 @@ pub fn crowd(n: &Narrator, count: usize) -> Result<()> {
     let report = offline::chat_clients::crowd(n, count, prepare, |room| serve(room, n, SCENARIO_TIMEOUT))?;
     if report.refused > 0 {
         n.explain(format!(
-            "{} clients were refused because their fds were past FD_SETSIZE - 1 = {}: an fd_set cannot hold them. \
+            "{} refused: an fd_set holds fds 0..{} only (FD_SETSIZE = {FD_SETSIZE}). \
              poll() takes an array instead: `just run poll --clients {count}` serves them all.",
-            report.refused,
+            happening::count(report.refused as u64, "client"),
             FD_SETSIZE - 1
         ));
     }

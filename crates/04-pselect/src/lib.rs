@@ -14,6 +14,7 @@
 //! `common/src/chat/room.rs`, which is the rest of one turn of the loop. Only the
 //! signals and the wait differ from the select demo's `lib.rs`.
 
+use common::chat::happening;
 use common::chat::tell::{self, ReadyFd, Title};
 use common::chat::{json, ChatRoom, Happening, Input, Kind};
 use common::narrate::Style;
@@ -362,8 +363,8 @@ pub fn crowd(n: &Narrator, count: usize) -> Result<()> {
     let report = blame_the_signal("crowd", result)?;
     if report.refused > 0 {
         n.explain(format!(
-            "{} clients were refused: pselect() takes the same fd_set as select(), FD_SETSIZE = {FD_SETSIZE}",
-            report.refused
+            "{} refused: pselect() takes the same fd_set as select(), FD_SETSIZE = {FD_SETSIZE}",
+            happening::count(report.refused as u64, "client")
         ));
     }
     Ok(())
