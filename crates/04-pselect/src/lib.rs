@@ -394,14 +394,9 @@ pub fn show_race(n: &Narrator) -> Result<()> {
     signal_arrives_early(n, Half::Select, &sigint)?;
     sigint.thread_unblock().map_err(|e| Error::os("pthread_sigmask(SIG_UNBLOCK, SIGINT)", e))?;
     race_step(n, Half::Select, Step::Unblock(is_pending(Signal::SIGINT)));
+    let mut timeval = TimeVal::milliseconds(RACE_TIMEOUT.as_millis() as i64);
     let started = narrate_race_wait(n, Half::Select);
-    let result = select(
-        0,
-        None::<&mut FdSet>,
-        None,
-        None,
-        &mut TimeVal::milliseconds(RACE_TIMEOUT.as_millis() as i64),
-    );
+    let result = select(0, None::<&mut FdSet>, None, None, &mut timeval);
     narrate_race_result(n, Half::Select, result, started, &mut timeline);
 
     // Half 2: the same early signal, with pselect().
@@ -409,15 +404,9 @@ pub fn show_race(n: &Narrator) -> Result<()> {
     signal_arrives_early(n, Half::Pselect, &sigint)?;
     let mut wait_mask = SigSet::thread_get_mask().map_err(|e| Error::os("pthread_sigmask", e))?;
     wait_mask.remove(Signal::SIGINT);
+    let timespec = TimeSpec::milliseconds(RACE_TIMEOUT.as_millis() as i64);
     let started = narrate_race_wait(n, Half::Pselect);
-    let result = pselect(
-        0,
-        None::<&mut FdSet>,
-        None,
-        None,
-        &TimeSpec::milliseconds(RACE_TIMEOUT.as_millis() as i64),
-        &wait_mask,
-    );
+    let result = pselect(0, None::<&mut FdSet>, None, None, &timespec, &wait_mask);
     narrate_race_result(n, Half::Pselect, result, started, &mut timeline);
 
     sigint.thread_unblock().map_err(|e| Error::os("pthread_sigmask(SIG_UNBLOCK, SIGINT)", e))?;
