@@ -41,7 +41,7 @@ pub use backpressure::{BEHIND, HARD_LIMIT, OUTPUT_LIMIT, STALL};
 pub use commands::COMMANDS;
 pub use happening::Happening;
 pub use leave::Leave;
-pub use room::{ChatRoom, Input};
+pub use room::{BeforeClose, ChatRoom, Input};
 pub use setup::StopRule;
 pub use stats::Counters;
 pub use watch::{Kind, Watch};

@@ -30,7 +30,7 @@ use nix::errno::Errno;
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::os::fd::{AsRawFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
 use std::time::Instant;
 
 /// Bytes asked for in one `read()`. One read per wake-up keeps every client's turn short.
@@ -56,7 +56,13 @@ pub struct ChatRoom {
     /// No join/leave notices (the `--clients` crowd: thousands of joins would mean
     /// millions of notices, as big chat rooms know).
     pub(super) quiet: bool,
+    /// Called with a client's fd just before the room closes it (see
+    /// [`ChatRoom::before_close`]).
+    pub(super) before_close: Option<BeforeClose>,
 }
+
+/// What [`ChatRoom::before_close`] takes: a hook that may report what it did.
+pub type BeforeClose = Box<dyn FnMut(BorrowedFd<'_>) -> Option<Happening>>;
 
 /// One connected chat client.
 pub(super) struct Client {
@@ -290,6 +296,9 @@ impl ChatRoom {
             let _ = client.stream.write(b"\n* disconnected: you stopped reading\n");
         }
         let unsent = client.output.len();
+        if let Some(told) = self.before_close.as_mut().and_then(|hook| hook(client.stream.as_fd())) {
+            happened.push(told);
+        }
         // close(fd). The kernel still sends what is in the socket's send buffer, then a
         // FIN; what is in our queue (`unsent`) is lost, which is the point for a client
         // that stopped reading.

@@ -2,6 +2,7 @@
 //! run ends (notes: "3. using select()", socket, bind, listen before the loop).
 
 use super::happening::{self as event, Happening};
+use super::room::BeforeClose;
 use super::stats::Counters;
 use super::ChatRoom;
 use crate::error::{Context, Result};
@@ -40,12 +41,20 @@ impl ChatRoom {
             stop: StopRule::Never,
             deadline: None,
             quiet: false,
+            before_close: None,
         })
     }
 
     /// Refuses every accepted fd >= `ceiling`: select() cannot watch it (FD_SETSIZE).
     pub fn refuse_fds_from(&mut self, ceiling: RawFd) {
         self.fd_ceiling = Some(ceiling);
+    }
+
+    /// Runs `hook` with each client's fd just before the room closes it. A wait call
+    /// that keeps state in the kernel (epoll's interest list) must forget the fd while
+    /// it is still open: afterwards the number may already belong to someone else.
+    pub fn before_close(&mut self, hook: BeforeClose) {
+        self.before_close = Some(hook);
     }
 
     /// Stops announcing joins and departures (for a crowd of thousands).

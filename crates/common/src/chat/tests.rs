@@ -165,3 +165,24 @@ fn catching_up_ends_the_hold() {
     assert!(!room.holding_input());
     assert!(room.clients[&reader].behind_since.is_none());
 }
+
+#[test]
+fn the_before_close_hook_sees_a_leaving_client_fd_while_it_is_still_open() {
+    let (mut room, mut peers) = room_with(2);
+    let (gone, stays) = (peers[0].0, peers[1].0);
+    let seen = std::rc::Rc::new(std::cell::RefCell::new(Vec::new()));
+    let record = seen.clone();
+    room.before_close(Box::new(move |fd| {
+        let open = nix::fcntl::fcntl(fd, nix::fcntl::FcntlArg::F_GETFD).is_ok();
+        record.borrow_mut().push((fd.as_raw_fd(), open));
+        None
+    }));
+    let (_, peer) = peers.remove(0);
+    drop(peer);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while room.kind(gone).is_some() && Instant::now() < deadline {
+        room.on_readable(gone);
+    }
+    assert_eq!(*seen.borrow(), [(gone, true)]);
+    assert_eq!(room.kind(stays), Some(Kind::Client));
+}

@@ -55,6 +55,12 @@ impl ChatRoom {
     }
     // ANCHOR_END: watch_list
 
+    /// The chat and stats listeners, watched or not (a wait call that keeps an
+    /// interest list must change theirs while accept() is paused).
+    pub fn listeners(&self) -> [BorrowedFd<'_>; 2] {
+        [self.chat.as_fd(), self.stats.as_fd()]
+    }
+
     /// What `fd` is, or None if it is no longer the room's (closed earlier this turn).
     pub fn kind(&self, fd: RawFd) -> Option<Kind> {
         if fd == self.chat.as_raw_fd() {
