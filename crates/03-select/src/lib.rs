@@ -216,7 +216,7 @@ fn narrate_ready(n: &Narrator, room: &ChatRoom, returned: i32, ready: &[Ready]) 
 pub fn listen(n: &Narrator, addr: SocketAddr) -> Result<()> {
     let mut room = ChatRoom::bind(addr, SocketAddr::new(addr.ip(), 0))?;
     prepare(&mut room);
-    tell::announce(n, &room, &TITLE)?;
+    tell::announce(n, &room, TITLE)?;
     n.explain("Ctrl-C ends this server on the spot: select() has no safe way to also wait for a signal (see pselect)");
     serve(&mut room, n, LISTEN_TIMEOUT)
 }

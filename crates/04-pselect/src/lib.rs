@@ -307,7 +307,7 @@ fn narrate_signal(n: &Narrator, signal: Signal) {
 pub fn listen(n: &Narrator, addr: SocketAddr) -> Result<()> {
     let mut room = ChatRoom::bind(addr, SocketAddr::new(addr.ip(), 0))?;
     prepare(&mut room);
-    tell::announce(n, &room, &TITLE)?;
+    tell::announce(n, &room, TITLE)?;
     let wait_mask = block_signals(n)?;
     n.explain(format!(
         "Ctrl-C (or kill -TERM {pid}) says goodbye to every client and exits 0; kill -USR1 {pid} prints the counters",

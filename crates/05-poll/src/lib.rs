@@ -223,7 +223,7 @@ fn flag_names(revents: PollFlags) -> Vec<&'static str> {
 pub fn listen(n: &Narrator, addr: SocketAddr) -> Result<()> {
     let mut room = ChatRoom::bind(addr, SocketAddr::new(addr.ip(), 0))?;
     prepare(&mut room);
-    tell::announce(n, &room, &TITLE)?;
+    tell::announce(n, &room, TITLE)?;
     n.explain("Ctrl-C ends this server on the spot: poll() has no safe way to also wait for a signal (ppoll and pselect do)");
     serve(&mut room, n, LISTEN_TIMEOUT)
 }

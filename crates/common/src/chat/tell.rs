@@ -144,6 +144,13 @@ pub struct Title {
     pub notes: &'static str,
 }
 
+/// `(name, summary, notes)`, for demos that keep their title as a triple.
+impl From<(&'static str, &'static str, &'static str)> for Title {
+    fn from((name, summary, notes): (&'static str, &'static str, &'static str)) -> Self {
+        Title { name, summary, notes }
+    }
+}
+
 impl Title {
     /// Prints the title line.
     pub fn show(&self, n: &Narrator) {
@@ -153,7 +160,8 @@ impl Title {
 
 /// `--listen`: the first stdout line is `listening on IP:PORT` (text) or the
 /// `listening` event (JSON), then how to join, then the demo's title.
-pub fn announce(n: &Narrator, room: &super::ChatRoom, title: &Title) -> crate::Result<()> {
+pub fn announce(n: &Narrator, room: &super::ChatRoom, title: impl Into<Title>) -> crate::Result<()> {
+    let title = title.into();
     let chat = room.chat_addr()?;
     let stats = room.stats_addr()?;
     let listening = room.listening()?;
