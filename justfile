@@ -154,3 +154,7 @@ labs-verify:
     done
     if [ ${#failed[@]} -gt 0 ]; then printf 'labs-verify FAILED: %s\n' "${failed[@]}" >&2; exit 1; fi
     echo "labs-verify: every starter fails, every solution passes"
+
+# Per demo, the share of its code lines spent on narration at the call sites (a trend to watch)
+narration:
+    @cargo run -q -p book-check --bin narration
