@@ -393,7 +393,7 @@ pub fn show_race(n: &Narrator) -> Result<()> {
     n.explain("half 1, the notes' \"equivalent\": the loop runs with SIGINT blocked, unblocks it, then calls select()");
     signal_arrives_early(n, Half::Select, &sigint)?;
     sigint.thread_unblock().map_err(|e| Error::os("pthread_sigmask(SIG_UNBLOCK, SIGINT)", e))?;
-    race_step(n, Half::Select, Step::Unblock(is_pending(Signal::SIGINT)));
+    narrate_race_step(n, Half::Select, Step::Unblock(is_pending(Signal::SIGINT)));
     let mut timeval = TimeVal::milliseconds(RACE_TIMEOUT.as_millis() as i64);
     let started = narrate_race_wait(n, Half::Select);
     let result = select(0, None::<&mut FdSet>, None, None, &mut timeval);
@@ -420,10 +420,10 @@ pub fn show_race(n: &Narrator) -> Result<()> {
 /// check the flag (still false: the handler has not run), decide to sleep.
 fn signal_arrives_early(n: &Narrator, half: Half, sigint: &SigSet) -> Result<()> {
     sigint.thread_block().map_err(|e| Error::os("pthread_sigmask(SIG_BLOCK, SIGINT)", e))?;
-    race_step(n, half, Step::Block);
+    narrate_race_step(n, half, Step::Block);
     raise(Signal::SIGINT).map_err(|e| Error::os("raise(SIGINT)", e))?;
-    race_step(n, half, Step::Raise);
-    race_step(n, half, Step::Check(take_pending(Signal::SIGINT)));
+    narrate_race_step(n, half, Step::Raise);
+    narrate_race_step(n, half, Step::Check(take_pending(Signal::SIGINT)));
     Ok(())
 }
 
@@ -455,7 +455,7 @@ enum Step {
 }
 
 /// The `race_step` event.
-fn race_step(n: &Narrator, half: Half, step: Step) {
+fn narrate_race_step(n: &Narrator, half: Half, step: Step) {
     let v = half.call();
     let (fields, text) = match step {
         Step::Block => {
