@@ -31,7 +31,11 @@ const AFTER_HELP: &str = "\
 Examples:
   curl-multi                     five local delays, a 404 and a refused port, at once
   curl-multi --sequential        the same, one at a time: compare the total time
-  curl-multi --parallel 2 http://example.com/ https://www.rust-lang.org/
+  curl-multi --wait poll         curl_multi_poll, woken early by a second thread
+  curl-multi --parallel 2 http://example.com/ http://neverssl.com/
+  curl-multi --max-speed 20000 http://127.0.0.1:8080/bytes/60000
+                                 (after `just serve 127.0.0.1:8080`): between bursts
+                                 curl has no socket to wait on
 
 Exit status: 0 when the run completed, even if some transfers failed (each failure is
 reported as that transfer's result; a 404 or 500 is a completed transfer); 1 when every
@@ -51,9 +55,14 @@ struct Cli {
 
     #[command(flatten)]
     config: Config,
+
+    /// Which call the loop waits in: curl_multi_wait (the notes' call) or
+    /// curl_multi_poll (waits even when curl has no socket; shows curl_multi_wakeup)
+    #[arg(long, value_enum, default_value = "wait", value_name = "CALL")]
+    wait: curl_multi::Wait,
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    common::error::main_wrapper(|| curl_multi::run(&cli.config, &cli.common.narrator()).map(|_| ()))
+    common::error::main_wrapper(|| curl_multi::run(&cli.config, cli.wait, &cli.common.narrator()).map(|_| ()))
 }
