@@ -379,9 +379,9 @@ pub fn run(config: &Config, wait: Wait, narrator: &Narrator) -> Result<Summary> 
 }
 
 /// The default run's world: the fixture HTTP server and a port where nothing listens.
-fn local_server() -> Result<Local<fixtures::http::Server>> {
-    let server = fixtures::http::Server::start()?;
-    Ok(Local { base: server.url(""), refused_port: fixtures::http::refused_port()?, server })
+fn local_server() -> Result<Local<offline::http::Server>> {
+    let server = offline::http::Server::start()?;
+    Ok(Local { base: server.url(""), refused_port: offline::http::refused_port()?, server })
 }
 
 #[cfg(test)]

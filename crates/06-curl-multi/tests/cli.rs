@@ -1,9 +1,9 @@
 //! Runs the curl-multi binary for real against the local HTTP server and checks its
 //! `--json` events.
 
-use fixtures::demo::run_json;
-use fixtures::transfer_checks as support;
 use std::time::Duration;
+use test_harness::demo::run_json;
+use test_harness::transfer_checks as support;
 
 const BIN: &str = env!("CARGO_BIN_EXE_curl-multi");
 
@@ -136,7 +136,7 @@ fn wait_poll_waits_with_no_socket_until_curl_multi_wakeup() {
     // One URL: --wait poll keeps it back for the second thread, so the loop starts with
     // nothing in flight: curl_multi_wait would return at once, curl_multi_poll waits
     // until the second thread's curl_multi_wakeup.
-    let server = fixtures::http::Server::start().unwrap();
+    let server = offline::http::Server::start().unwrap();
     let url = server.url("/delay/10");
     let run = run_json(BIN, &["--wait", "poll", &url]);
     assert_eq!(run.code, 0, "stderr: {}", run.stderr);
@@ -176,7 +176,7 @@ fn a_rate_limited_transfer_never_makes_the_wait_loop_spin() {
     // Between bursts curl stops watching the socket: curl_multi_wait then has no fd and
     // (libcurl 7.88) returns at once, millions of times in a few seconds. The loop
     // sleeps until curl's timer itself, so it waits a few dozen times at most.
-    let server = fixtures::http::Server::start().unwrap();
+    let server = offline::http::Server::start().unwrap();
     let url = server.url("/bytes/60000");
     let run = run_json(BIN, &["--max-speed", "30000", &url]);
     assert_eq!(run.code, 0, "stderr: {}", run.stderr);

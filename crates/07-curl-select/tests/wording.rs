@@ -2,9 +2,9 @@
 //! the no-TLS story told once, timeline rows that can be told apart.
 #![allow(clippy::unwrap_used)] // tests fail loudly on purpose
 
-use fixtures::demo::run_json;
-use fixtures::http::Server;
+use offline::http::Server;
 use std::process::Command;
+use test_harness::demo::run_json;
 
 const BIN: &str = env!("CARGO_BIN_EXE_curl-select");
 
