@@ -253,8 +253,8 @@ fn check_fd_setsize(pool: &Pool, maxfd: Option<i32>, narrator: &Narrator) -> Res
                 "fds of {FD_SETSIZE} (FD_SETSIZE) and above cannot go in an fd_set, so \
                  curl_multi_fdset silently leaves them out and select() would never see this \
                  transfer's data: the loop could only wake on timeouts (and with none, hang). \
-                 Stopping instead; curl_multi_wait (the curl-multi demo) uses poll() and has no \
-                 such limit"
+                 Stopping instead; curl_multi_wait (the curl-multi demo) has no such limit when \
+                 libcurl waits with poll(), as a system libcurl does"
             ),
         ));
     }
