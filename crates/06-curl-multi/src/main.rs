@@ -12,16 +12,20 @@
 //! - a refused connection and a 404 are just two more results: the others go on;
 //! - the timeline's bars overlap, and the summary says the run took about as long as
 //!   the slowest transfer, not the sum (compare `--sequential`);
-//! - `curl_multi_wait` wakes only when something happened (`numfds`), so the loop
-//!   does not spin; under `just trace curl-multi` the wait is a `poll` on the sockets
-//!   (with the system libcurl; curl-sys's bundled copy is built without HAVE_POLL and
-//!   waits with select(), seen as `pselect6`).
+//! - `curl_multi_wait` wakes when a socket had an event (`numfds`) or a timer is due;
+//!   under `just trace curl-multi` the wait is a `poll` on the sockets (with the system
+//!   libcurl; curl-sys's bundled copy is built without HAVE_POLL and waits with
+//!   select(), seen as `pselect6`);
+//! - `--wait poll`: `curl_multi_poll`, and a second thread ending its wait early with
+//!   `curl_multi_wakeup` to hand over the last transfer.
 //!
 //! Where it differs from the notes: results are read (`curl_multi_info_read`) inside
-//! the loop after every `curl_multi_perform`, including the last one that reports 0
-//! running, rather than once at the end; waits are capped at 1 s instead of 30 s so the
-//! loop can keep a deadline; only http and https are allowed (`CURLOPT_PROTOCOLS`); and
-//! `curl_global_cleanup` is left to process exit (the Rust curl crate never calls it).
+//! the loop as soon as a perform reports fewer running, rather than once at the end;
+//! waits are capped at 1 s instead of 30 s so the loop can keep a deadline; when
+//! `curl_multi_wait` returns at once because curl has no socket to offer, the loop
+//! sleeps until curl's timer itself instead of spinning; only http and https are
+//! allowed (`CURLOPT_PROTOCOLS`); and `curl_global_cleanup` is left to process exit
+//! (the Rust curl crate never calls it).
 
 use clap::Parser;
 use common::transfer::Config;
