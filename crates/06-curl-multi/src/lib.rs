@@ -121,14 +121,14 @@ pub fn transfer_all(
                 Wait::Poll => multi.poll(&mut [], timeout),
             }
             .map_err(|e| wait_failed(&e, wait, &pool))?;
+            let took = started.elapsed();
             // curl_multi_wait returns at once when curl has no socket to offer, whatever
             // its timer says: sleep until that timer here, or this loop spins.
             let napped = match wait {
-                Wait::Wait if numfds == 0 => nap_until_curls_timer(&multi, timeout, started.elapsed())?,
+                Wait::Wait if numfds == 0 => nap_until_curls_timer(&multi, timeout, took)?,
                 _ => Duration::ZERO,
             };
-            let waited =
-                Waited { wait, timeout, numfds, took: started.elapsed(), napped, woken: second.woke() };
+            let waited = Waited { wait, timeout, numfds, took, napped, woken: second.woke() };
             narrate_wait(narrator, &waited);
             explained.once(narrator, &waited);
             perform_due = true;
@@ -292,6 +292,7 @@ struct Waited {
     wait: Wait,
     timeout: Duration,
     numfds: u32,
+    /// How long the wait call took (the nap after it not included).
     took: Duration,
     /// How long the loop slept itself after a curl_multi_wait that returned at once.
     napped: Duration,
