@@ -164,6 +164,9 @@ fn wait_poll_runs_the_default_scenario_with_the_last_transfer_handed_over() {
     assert_eq!(run.code, 0, "stderr: {}", run.stderr);
     assert_eq!((run.all("transfer_started").len(), run.all("transfer_done").len()), (7, 7));
     assert_eq!(run.one("summary")["completed"], 6);
+    // The second thread and the wakeup leave nothing open.
+    let fds = run.one("open_fds");
+    assert_eq!(fds["before"], fds["after"], "{fds}");
     assert_eq!(run.one("held_back")["id"], 7);
     let woken: Vec<_> = run.all("multi_wait").into_iter().filter(|w| w["woken"] == true).collect();
     assert_eq!(woken.len(), 1, "one wakeup, one woken wait");
