@@ -175,17 +175,11 @@ pub fn transfer_all(
                 }
             };
             // ANCHOR_END: select
-            let readable: Vec<i32> = want_read.into_iter().filter(|&fd| read.contains(fd)).collect();
-            let writable: Vec<i32> = want_write.into_iter().filter(|&fd| write.contains(fd)).collect();
-            narrate_select(
-                narrator,
-                &pool,
-                nfds,
-                (wait, reason),
-                ready,
-                (&readable, &writable),
-                started.elapsed(),
-            );
+            let readable = want_read.into_iter().filter(|&fd| read.contains(fd)).collect();
+            let writable = want_write.into_iter().filter(|&fd| write.contains(fd)).collect();
+            let selected =
+                Selected { nfds, wait, reason, ready, readable, writable, took: started.elapsed() };
+            narrate_select(narrator, &pool, &selected);
             explained.once(narrator, reason);
             perform_due = true;
             continue;
@@ -299,15 +293,21 @@ fn narrate_fdset(
     );
 }
 
-fn narrate_select(
-    narrator: &Narrator,
-    pool: &Pool,
+/// What one select() did: the `select` event's fields.
+struct Selected {
     nfds: i32,
-    (wait, reason): (Duration, WaitReason),
+    wait: Duration,
+    reason: WaitReason,
     ready: i32,
-    (readable, writable): (&[i32], &[i32]),
-    waited: Duration,
-) {
+    /// The fds select() reported ready, of those curl asked about.
+    readable: Vec<i32>,
+    /// See `readable`.
+    writable: Vec<i32>,
+    took: Duration,
+}
+
+fn narrate_select(narrator: &Narrator, pool: &Pool, s: &Selected) {
+    let Selected { nfds, wait, reason, ready, ref readable, ref writable, took: waited } = *s;
     let fields = json!({
         "nfds": nfds,
         "timeout_ms": transfer::round3(wait.as_secs_f64() * 1000.0),
