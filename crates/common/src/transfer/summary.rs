@@ -87,7 +87,9 @@ pub fn summarize(
             1 => "the only transfer failed".to_string(),
             n => format!("every one of the {n} failed; the first"),
         };
-        let cause = first.map(|(o, f)| format!(", {}: {} ({})", o.transfer.url, f.name, f.message)).unwrap_or_default();
+        let cause = first
+            .map(|(o, f)| format!(", {}: {} ({})", o.transfer.url, f.name, f.message))
+            .unwrap_or_default();
         return Err(Error::msg("transfers", format!("{which}{cause}")));
     }
     Ok(summary)
