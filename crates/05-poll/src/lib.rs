@@ -126,7 +126,8 @@ fn handle(room: &mut ChatRoom, ready: Ready, happened: &mut Vec<Happening>) {
     // POLLNVAL: the fd is not open. Only a bookkeeping bug can cause it; forget the
     // entry, or poll() would report it again at once, forever.
     if revents.contains(PollFlags::POLLNVAL) {
-        return happened.extend(room.forget(fd));
+        happened.extend(room.forget(fd));
+        return;
     }
     // POLLIN: data, a new connection, or EOF (read() = 0) to read.
     let readable = revents.contains(PollFlags::POLLIN);
