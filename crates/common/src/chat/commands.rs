@@ -1,6 +1,7 @@
 //! Commands: a line that starts with `/` is for the server, not the room (`/nick NAME`,
-//! `/who`, `/quit`). The notes' chat server relays every line; naming yourself and
-//! leaving politely are what make it a chat.
+//! `/who`, `/quit`) (notes: "3. using select()", the "other considerations that come
+//! with managing a chat server"). The notes' server relays every line; naming yourself
+//! and leaving politely are what make it a chat.
 
 use super::happening::{self as event, Happening};
 use super::ChatRoom;

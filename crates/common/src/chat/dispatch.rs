@@ -1,5 +1,6 @@
-//! All of one ready fd's steps at once, for code that does not need to show them
-//! (the room's own tests, benchmarks). The demos call the steps one by one instead,
+//! All of one ready fd's steps at once (notes: "3. using select()", the chat server's
+//! loop body in one call), for code that does not need to show them (the room's own
+//! tests, benchmarks). The demos call the steps one by one instead,
 //! in their `handle`, so a student sees each of them.
 
 use super::happening::Happening;

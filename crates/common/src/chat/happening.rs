@@ -1,4 +1,4 @@
-//! What the room did, as events: each one's JSON fields and its line of text built
+//! What the room did, as events (beyond the notes: the narration every demo prints): each one's JSON fields and its line of text built
 //! together, in one function, from the same values, so `--json` and the text can never
 //! tell two different stories. The room calls these in one line at each call site;
 //! [`super::tell`] prints them.

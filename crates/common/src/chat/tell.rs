@@ -1,4 +1,5 @@
-//! Narrating a chat server at work: the wait call, who woke up, and what the room did.
+//! Narrating a chat server at work: the wait call, who woke up, and what the room did
+//! (beyond the notes).
 //!
 //! The three demos print the same shapes, so a student comparing `just run select` with
 //! `just run poll` sees the same story with a different wait call.

@@ -1,5 +1,5 @@
 //! Telnet's in-band commands, removed from a client's bytes before anything is framed
-//! or relayed (RFC 854, "The Network Virtual Terminal").
+//! or relayed (beyond the notes: RFC 854, "The Network Virtual Terminal").
 //!
 //! `telnet HOST PORT` is as good a chat client as `nc`, but it talks a little protocol
 //! inside the byte stream: byte 0xFF (IAC, "interpret as command") starts a command.
