@@ -167,7 +167,7 @@ fn the_sender_of_an_overlong_line_is_told_it_was_cut() {
     sender.send(&long).unwrap();
     let got = receiver.wait_for("short", WAIT, |l| l == "<guest1> short").unwrap();
     assert_eq!(got[1..], [format!("<guest1> {}", "x".repeat(512)), "<guest1> short".to_string()]);
-    let notice = "* your line was over 512 bytes: only its first 512 were sent";
+    let notice = "* your line was too long and was cut at 512 bytes: the others got its first 512";
     let told = sender.wait_for("the notice", WAIT, |l| l == notice).unwrap();
     assert_eq!(told[1..], ["* guest2 joined", notice]);
     drop((sender, receiver));

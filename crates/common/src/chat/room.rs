@@ -190,7 +190,7 @@ impl ChatRoom {
             if raw.cut > 0 {
                 happened.push(event::line_cut(fd, &nick, raw.bytes.len(), raw.cut));
                 let notice = format!(
-                    "* your line was over {MAX_LINE} bytes: only its first {} were sent",
+                    "* your line was too long and was cut at {MAX_LINE} bytes: the others got its first {}",
                     raw.bytes.len()
                 );
                 self.queue(fd, &notice);
