@@ -29,7 +29,7 @@
 
 use clap::Parser;
 use common::aio::{FileInput, Inputs};
-use common::narrate::Style;
+use common::narrate::{plural, Style};
 use common::timeline::Timeline;
 use common::Result;
 use fixtures::slow::SlowDevice;
@@ -46,16 +46,25 @@ What it shows:
   callback on a new thread; it takes back its context, calls aio_return, and sends the
   result to main, which waits for all of them (with a deadline) instead of pthread_exit.
 
+Files: any size, all read at once. Each is read in blocks of up to 16 MiB until a read
+returns 0 (end of file): when a file has more, its callback starts the next read
+itself, so a big file takes several callbacks and a /proc file (whose size says 0) is
+read all the same.
+
 Examples:
   aio-callback                     simulated slow device, SIGEV_THREAD callbacks
   aio-callback --signal            SIGEV_SIGNAL (SIGRTMIN) taken with sigwaitinfo
-  aio-callback /etc/hostname /etc/passwd   real files";
+  aio-callback /etc/hostname /proc/self/status   real files
+
+Exit status: 0 when every input was read and processed; 1 when a call fails or an input
+cannot be read whole (the error line names it and the errno: a missing file, a
+directory, an empty file, a file that shrank while being read); 2 for bad usage.";
 
 /// POSIX AIO with completion callbacks (SIGEV_THREAD) or signals (--signal).
 #[derive(Parser, Debug)]
 #[command(name = "aio-callback", version, about, after_help = AFTER_HELP)]
 struct Cli {
-    /// Files to read, all at once (default: three inputs from a simulated slow device)
+    /// Files to read, all at once, any size (default: three inputs from a simulated slow device)
     paths: Vec<PathBuf>,
     /// Notify with SIGEV_SIGNAL (SIGRTMIN) and collect with sigwaitinfo instead
     #[arg(long)]
@@ -80,8 +89,8 @@ fn inputs(cli: &Cli, n: &common::Narrator) -> Result<Arc<dyn Inputs + Send + Syn
             "source",
             json!({"kind": "simulated_device", "inputs": dev.len(), "latency_ms": latencies}),
             format!(
-                "simulated slow device (not a real disk): {} inputs, ready after {} ms",
-                dev.len(),
+                "simulated slow device (not a real disk): {}, ready after {} ms",
+                plural(dev.len() as u64, "input", "inputs"),
                 latencies.iter().map(u128::to_string).collect::<Vec<_>>().join(", ")
             ),
         );
@@ -122,8 +131,12 @@ fn run() -> Result<()> {
     let completions = aio_callback::run(&n, Arc::clone(&inputs), mode)?;
 
     n.say("");
+    // One bar per input, in the order they were named (the completions came in the
+    // order the reads finished).
+    let mut in_order: Vec<&aio_callback::Completion> = completions.iter().collect();
+    in_order.sort_by_key(|c| c.input);
     let mut timeline = Timeline::new("timeline");
-    for c in &completions {
+    for c in in_order {
         let who = if c.tid == main_tid { "main".to_string() } else { format!("thread {}", c.tid) };
         timeline.add(
             format!("read {}", inputs.label(c.input)),
@@ -132,19 +145,20 @@ fn run() -> Result<()> {
             format!("done on {who}"),
         );
     }
-    timeline.bars.sort_by(|a, b| a.label.cmp(&b.label));
     n.timeline(&timeline);
     let mut tids: Vec<i32> = completions.iter().map(|c| c.tid).collect();
     tids.sort_unstable();
     tids.dedup();
     let text = match mode {
         Mode::Thread => format!(
-            "{} reads, {} callbacks, each ran once, on {} thread(s) glibc made, none of them main ({main_tid})",
-            inputs.count(),
-            completions.len(),
-            tids.len()
+            "{} read, each reported once, by callbacks on {} glibc made, none of them main ({main_tid})",
+            plural(completions.len() as u64, "input", "inputs"),
+            plural(tids.len() as u64, "thread", "threads")
         ),
-        Mode::Signal => format!("{} reads, {} signals, all collected on main ({main_tid})", inputs.count(), completions.len()),
+        Mode::Signal => format!(
+            "{} read, each collected on main ({main_tid}) after sigwaitinfo",
+            plural(completions.len() as u64, "input", "inputs")
+        ),
     };
     n.event_styled(
         "done",
