@@ -89,7 +89,7 @@ where
     W: std::io::Write + Send + 'static,
 {
     let raw = reader.as_fd().as_raw_fd();
-    let peer = fixtures::write_after(delay, writer, message.to_vec());
+    let peer = offline::write_after(delay, writer, message.to_vec());
     narrate_waiting(n, source, raw, delay, message.len());
 
     let mut buf = vec![0u8; BUF_SIZE];

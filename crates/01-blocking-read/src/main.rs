@@ -18,7 +18,7 @@ use blocking_read::{read_after_delay, read_file, read_opened_file, ReadOutcome};
 use clap::Parser;
 use common::narrate::ms;
 use common::{Context, Narrator, Result};
-use fixtures::TempFile;
+use offline::TempFile;
 use serde_json::json;
 use std::os::fd::AsRawFd;
 use std::path::PathBuf;

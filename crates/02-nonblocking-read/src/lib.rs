@@ -134,7 +134,7 @@ pub fn pipe_polling(n: &Narrator, delay: Duration) -> Result<PipeOutcome> {
 
     // The baseline, as in the blocking-read demo: one read() that sleeps.
     let (r, w) = common::fd::pipe()?;
-    let peer = fixtures::write_after(delay, std::fs::File::from(w), b"data, at last\n".to_vec());
+    let peer = offline::write_after(delay, std::fs::File::from(w), b"data, at last\n".to_vec());
     let watch = Stopwatch::start()?;
     common::fd::retry_eintr(|| nix::unistd::read(&r, &mut buf)).context("read pipe")?;
     let blocking = watch.stop()?;
@@ -146,7 +146,7 @@ pub fn pipe_polling(n: &Narrator, delay: Duration) -> Result<PipeOutcome> {
     set_nonblocking(&r, true)?;
     let raw = r.as_raw_fd();
     narrate_set_nonblocking(n, raw, is_nonblocking(&r)?);
-    let peer = fixtures::write_after(delay, std::fs::File::from(w), b"data, at last\n".to_vec());
+    let peer = offline::write_after(delay, std::fs::File::from(w), b"data, at last\n".to_vec());
     let deadline = Instant::now() + delay + Duration::from_secs(5);
     let (mut eagain, mut progress) = (0u64, Progress::every(Duration::from_millis(250)));
     let watch = Stopwatch::start()?;

@@ -17,7 +17,7 @@
 //! the timeline, where every `read i+1` bar lies beside `process i`; and the speed-up
 //! line at the end.
 //!
-//! By default the inputs come from a *simulated* slow device (fixtures::slow): files on
+//! By default the inputs come from a *simulated* slow device (offline::slow): files on
 //! this machine are in the page cache and read in microseconds, which leaves nothing to
 //! overlap. Positional paths read real files, of any size, in blocks of up to 16 MiB
 //! until a read returns 0 (so `/proc` files, whose size says 0, work too); before each

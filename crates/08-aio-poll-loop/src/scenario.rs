@@ -6,7 +6,7 @@ use common::aio::{sample_text, FileInput, Inputs};
 use common::narrate::{ms, plural, Style};
 use common::timeline::Timeline;
 use common::{Narrator, Result};
-use fixtures::slow::SlowDevice;
+use offline::slow::SlowDevice;
 use serde_json::json;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -41,7 +41,7 @@ pub fn source(config: &Config, n: &Narrator) -> Result<Box<dyn Inputs>> {
     let dev = SlowDevice::new(inputs, config.chunk)?;
     let (count, chunk_ms, latency_ms) = (config.inputs, config.chunk.as_millis(), dev.latency(0).as_millis());
     let fields = json!({"kind": "simulated_device", "inputs": count, "bytes_each": DEVICE_INPUT,
-                        "chunk": fixtures::slow::CHUNK, "latency_per_chunk_ms": chunk_ms, "latency_ms": latency_ms});
+                        "chunk": offline::slow::CHUNK, "latency_per_chunk_ms": chunk_ms, "latency_ms": latency_ms});
     let text = format!("simulated slow device (not a real disk): {} of {} KiB, {chunk_ms} ms per 4 KiB chunk = {latency_ms} ms per read",
         plural(count as u64, "input", "inputs"), DEVICE_INPUT / 1024);
     n.event("source", fields, text);
