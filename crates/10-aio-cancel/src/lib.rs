@@ -161,6 +161,12 @@ fn worker_event(n: &Narrator, name: &str, fd: i32, tid: Option<i32>) {
 
 // Narration: one function per call, each building its text from the event's fields.
 
+/// A blank line and the part's heading, in bold.
+fn narrate_section(n: &Narrator, heading: &str) {
+    n.say("");
+    n.say(n.paint(Style::Bold, heading));
+}
+
 fn narrate_aio_read(n: &Narrator, name: &str, fd: i32, why: &str) {
     let text = format!("aio_read({name}: fd {fd}, {NBYTES} bytes) = 0   {why}");
     n.event("aio_read", json!({"req": name, "fd": fd, "nbytes": NBYTES, "ret": 0}), text);
@@ -221,8 +227,7 @@ pub fn run(n: &Narrator) -> Result<Report> {
     // ANCHOR_END: setup
 
     // 1. A runs, B queues behind it.
-    n.say("");
-    n.say(n.paint(Style::Bold, "1. Two reads on one empty pipe"));
+    narrate_section(n, "1. Two reads on one empty pipe");
     let a = submit(n, "A", &fd, "glibc starts a worker thread for this fd")?;
     worker_event(n, "A", raw, wait_until_running(raw));
     n.explain("The worker tried pread64 (ESPIPE: a pipe has no offsets), fell back to read(),\nand sleeps there until the pipe has data. A is running.");
@@ -238,8 +243,7 @@ pub fn run(n: &Narrator) -> Result<Report> {
 
     // ANCHOR: cancel_queued
     // 2. Cancelling the queued one works.
-    n.say("");
-    n.say(n.paint(Style::Bold, "2. Cancel the queued request"));
+    narrate_section(n, "2. Cancel the queued request");
     let b_outcome = cancel(n, &b, "queued")?;
     let b_err = show_error(n, &b);
     n.explain("B never started, so glibc took it off the queue, set its error to ECANCELED\nand its return value to -1 (and sent its notification, had it asked for one).");
@@ -255,8 +259,7 @@ pub fn run(n: &Narrator) -> Result<Report> {
 
     // ANCHOR: cancel_running
     // 3. Cancelling the running one does not.
-    n.say("");
-    n.say(n.paint(Style::Bold, "3. Cancel the running request"));
+    narrate_section(n, "3. Cancel the running request");
     let a_outcome = cancel(n, &a, "running")?;
     let a_err_now = show_error(n, &a);
     n.explain("A worker thread inside read() cannot be stopped: A goes on, and its buffer is\nstill glibc's. (The notes' example frees the buffer after sleep(5) without checking\nthis; here A's buffer stays alive until aio_error says A is finished.)");
@@ -273,8 +276,7 @@ pub fn run(n: &Narrator) -> Result<Report> {
 
     // ANCHOR: cancel_fd
     // 4. aio_cancel(fd, NULL): everything on the fd at once.
-    n.say("");
-    n.say(n.paint(Style::Bold, "4. Cancel everything on the fd: aio_cancel(fd, NULL)"));
+    narrate_section(n, "4. Cancel everything on the fd: aio_cancel(fd, NULL)");
     let c = submit(n, "C", &fd, "runs (glibc reuses the idle worker)")?;
     worker_event(n, "C", raw, wait_until_running(raw));
     let d = submit(n, "D", &fd, "queued behind C")?;
@@ -300,8 +302,7 @@ pub fn run(n: &Narrator) -> Result<Report> {
 
     // ANCHOR: cancel_finished
     // 5. Cancelling what has finished.
-    n.say("");
-    n.say(n.paint(Style::Bold, "5. Cancel a finished request"));
+    narrate_section(n, "5. Cancel a finished request");
     feed(n, &mut writer, b"done\n", "data first, then the read")?;
     let f = submit(n, "F", &fd, "data is already there: finishes at once")?;
     let deadline = Instant::now() + DEADLINE;
@@ -337,8 +338,7 @@ pub fn run(n: &Narrator) -> Result<Report> {
     // ANCHOR_END: cancel_finished
 
     // 6. And the failure row: a bad fd.
-    n.say("");
-    n.say(n.paint(Style::Bold, "6. Cancel on an fd that is not open"));
+    narrate_section(n, "6. Cancel on an fd that is not open");
     let bad_fd = 1_000_000;
     let bad = aio_cancel_raw_fd(bad_fd);
     let returned = narrate_cancel(n, "NULL", bad_fd, bad, "", "fd not open");
