@@ -25,6 +25,7 @@ use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 pub mod scenario;
+pub use scenario::{speedup, timeline, Speedup};
 
 /// Longest any one wait may take before the demo gives up with an error.
 const DEADLINE: Duration = Duration::from_secs(10);
