@@ -112,7 +112,7 @@ fn forget_cache(n: &Narrator, source: &dyn Inputs) -> Result<()> {
 pub fn timeline(n: &Narrator, result: &RunResult, title: &str) -> Timeline {
     let mut t = Timeline::new(title);
     for s in &result.steps {
-        let label = crate::short_label(s);
+        let label = crate::blocks::short_label(s);
         let note = match (s.polls, s.bytes) {
             (_, 0) => "end of file".to_string(),
             (0, _) => String::new(),
