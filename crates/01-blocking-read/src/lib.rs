@@ -128,7 +128,7 @@ fn narrate_file_read(n: &Narrator, fd: i32, call: u32, data: &[u8], spent: Spent
     let what = if got == 0 {
         "0 = end of file".to_string()
     } else {
-        format!("{got} bytes: {}", show_bytes(data, 40))
+        format!("{}: {}", plural(got as u64, "byte", "bytes"), show_bytes(data, 40))
     };
     let fields = json!({"source": "file", "fd": fd, "call": call, "bytes": got, "blocked_ms": ms(spent.wall), "cpu_ms": ms(spent.cpu)});
     n.event(

@@ -28,7 +28,7 @@ use std::time::{Duration, Instant};
 /// "EAGAIN" or "12 bytes", for one read's result.
 fn outcome(result: &nix::Result<usize>) -> (serde_json::Value, String) {
     match result {
-        Ok(n) => (json!({"bytes": n, "errno": null}), format!("{n} bytes")),
+        Ok(n) => (json!({"bytes": n, "errno": null}), plural(*n as u64, "byte", "bytes")),
         Err(e) => {
             (json!({"bytes": -1, "errno": format!("{e:?}")}), format!("-1, errno = {e:?} ({})", e.desc()))
         }

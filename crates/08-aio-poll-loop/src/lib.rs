@@ -305,8 +305,9 @@ fn narrate_aio_read(n: &Narrator, b: &Block, nbytes: usize) {
     let (s, fd) = (&b.step, b.fd.as_raw_fd());
     let fields = json!({"run": "overlap", "input": s.input, "label": b.label, "offset": s.offset, "fd": fd, "nbytes": nbytes, "ret": 0});
     let text = format!(
-        "aio_read(fd {fd}, {}, {nbytes} bytes into the spare buffer) = 0: glibc's worker reads it",
-        b.name()
+        "aio_read(fd {fd}, {}, {} into the spare buffer) = 0: glibc's worker reads it",
+        b.name(),
+        plural(nbytes as u64, "byte", "bytes")
     );
     n.event("aio_read", fields, text);
 }

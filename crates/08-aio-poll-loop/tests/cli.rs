@@ -285,6 +285,14 @@ fn one_of_everything_is_singular() {
     for wrong in ["1 inputs", "1 polls", "1 blocks", "1 lines", "1 words", "1 times"] {
         assert!(!text.contains(wrong), "{wrong:?} in {text}");
     }
+    let files = Files::new("one-byte", &[b"x".to_vec(), b"y".to_vec()]);
+    let out = bin().args(["--process-ms", "0"]).args(files.args()).output().unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        text.contains("1 byte into the spare buffer") && text.contains(": 1 byte, 0 lines, 1 word,"),
+        "{text}"
+    );
+    assert!(!text.contains("1 bytes") && !text.contains("1 words"), "{text}");
 }
 
 #[test]

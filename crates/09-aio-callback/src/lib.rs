@@ -307,7 +307,11 @@ fn narrate_aio_read(
     };
     let at = if offset == 0 { String::new() } else { format!(" at offset {offset}") };
     let fields = json!({"input": i, "label": label, "fd": fd, "offset": offset, "nbytes": size, "ret": 0, "notify": kind});
-    n.event("aio_read", fields, format!("aio_read(fd {fd}, {label}{at}, {size} bytes; {how}) = 0"));
+    n.event(
+        "aio_read",
+        fields,
+        format!("aio_read(fd {fd}, {label}{at}, {}; {how}) = 0", plural(size as u64, "byte", "bytes")),
+    );
 }
 
 /// `callback` (SIGEV_THREAD) or `collected` (main, after sigwaitinfo): one read's result
