@@ -27,6 +27,8 @@ use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+pub mod scenario;
+
 /// How long main waits for all completions before giving up with an error.
 pub const DEADLINE: Duration = Duration::from_secs(10);
 
