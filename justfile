@@ -15,6 +15,7 @@ default:
 [no-exit-message]
 [continue]
 run NAME="" *ARGS:
+    @[ -x "{{target}}/debug/run-demo" ] || echo "first run: compiling (a minute or so; later runs start at once)" >&2
     @cargo demo "$@"
 
 # Run every demo in lecture order, each under a header, stopping at the first failure
