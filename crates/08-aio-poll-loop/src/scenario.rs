@@ -101,7 +101,7 @@ fn forget_cache(n: &Narrator, source: &dyn Inputs) -> Result<()> {
     let dropped = source.drop_cache()?;
     if dropped > 0 {
         let files = plural(dropped as u64, "file", "files");
-        let text = format!("posix_fadvise(POSIX_FADV_DONTNEED) on {files}: their pages leave the page cache, so this run reads from the disk, not from what the last run cached");
+        let text = format!("posix_fadvise(POSIX_FADV_DONTNEED) on {files}: out of the page cache, so this run reads from the disk, not from what the last run cached");
         n.event("cache_dropped", json!({"files": dropped, "advice": "POSIX_FADV_DONTNEED"}), text);
     }
     Ok(())
