@@ -165,7 +165,7 @@ fn new_step(input: usize, block: usize, offset: u64, asked: Instant) -> Step {
 fn narrate_read_blocking(n: &Narrator, run: &str, b: &Block) {
     let (s, fd) = (&b.step, b.fd.as_raw_fd());
     let took = ms(s.read.1 - s.read.0);
-    let fields = json!({"run": run, "input": s.input, "label": b.label, "offset": s.offset, "fd": fd, "ret": s.bytes, "ms": took});
+    let fields = json!({"run": run, "input": s.input, "label": b.label, "block": s.block, "offset": s.offset, "fd": fd, "ret": s.bytes, "ms": took});
     n.event(
         "read_blocking",
         fields,
@@ -176,7 +176,7 @@ fn narrate_read_blocking(n: &Narrator, run: &str, b: &Block) {
 fn narrate_process(n: &Narrator, run: &str, b: &Block) {
     let (s, name, took) = (&b.step, b.name(), b.step.process.1 - b.step.process.0);
     let sum = &s.summary;
-    let fields = json!({"run": run, "input": s.input, "label": name, "offset": s.offset, "bytes": sum.bytes, "checksum": sum.checksum_hex(),
+    let fields = json!({"run": run, "input": s.input, "label": b.label, "block": s.block, "offset": s.offset, "bytes": sum.bytes, "checksum": sum.checksum_hex(),
                         "lines": sum.lines, "words": sum.words, "ms": ms(took)});
     let text = format!(
         "process({name}): {}, {}, {}, checksum {}  ({:.0} ms)",

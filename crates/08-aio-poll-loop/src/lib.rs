@@ -155,7 +155,7 @@ pub fn run_overlapped(n: &Narrator, source: &dyn Inputs, o: &Options) -> Result<
         }
         let got = usize::try_from(done.ret).unwrap_or(0);
         blocks.finish_read(&mut next, got, finish_time.or(seen));
-        narrate_aio_return(n, &next);
+        narrate_aio_return(n, "overlap", &next);
         spare = std::mem::replace(&mut current, done.buf);
         block = next;
     }
@@ -263,7 +263,7 @@ pub fn run_list(n: &Narrator, source: &dyn Inputs, o: &Options) -> Result<(Vec<S
                     return Err(Error::os(format!("read {}", block.name()), errno));
                 }
                 blocks.finish_read(&mut block, usize::try_from(done.ret).unwrap_or(0), all_done);
-                narrate_aio_return(n, &block);
+                narrate_aio_return(n, name, &block);
                 timeline.add(format!("{name} read {}", block.short()), n.ms_at(asked), n.ms_at(all_done), "");
                 more.extend(blocks.rest_of(&block));
                 blocks.process(block, &done.buf, o)?;
@@ -303,7 +303,7 @@ impl FinishTime {
 
 fn narrate_aio_read(n: &Narrator, b: &Block, nbytes: usize) {
     let (s, fd) = (&b.step, b.fd.as_raw_fd());
-    let fields = json!({"run": "overlap", "input": s.input, "label": b.label, "offset": s.offset, "fd": fd, "nbytes": nbytes, "ret": 0});
+    let fields = json!({"run": "overlap", "input": s.input, "label": b.label, "block": s.block, "offset": s.offset, "fd": fd, "nbytes": nbytes, "ret": 0});
     let text = format!(
         "aio_read(fd {fd}, {}, {} into the spare buffer) = 0: glibc's worker reads it",
         b.name(),
@@ -334,7 +334,7 @@ fn narrate_wait(n: &Narrator, b: &Block, o: &Options, polls: u32, suspends: u32)
             ),
         ),
     };
-    let fields = json!({"input": b.step.input, "label": b.label, "offset": b.step.offset, "method": method, "polls": polls, "suspends": suspends});
+    let fields = json!({"input": b.step.input, "label": b.label, "block": b.step.block, "offset": b.step.offset, "method": method, "polls": polls, "suspends": suspends});
     n.event("wait_done", fields, text);
 }
 
@@ -346,12 +346,15 @@ fn times(polls: u32, sleep: Duration) -> String {
     }
 }
 
-fn narrate_aio_return(n: &Narrator, b: &Block) {
+fn narrate_aio_return(n: &Narrator, run: &str, b: &Block) {
     let s = &b.step;
-    let then = if s.bytes == 0 { "end of file" } else { "swap buffers" };
-    let fields =
-        json!({"run": "overlap", "input": s.input, "label": b.label, "offset": s.offset, "ret": s.bytes});
-    n.event("aio_return", fields, format!("aio_return({}) = {}; {then}", b.name(), s.bytes));
+    let then = match (s.bytes, run) {
+        (0, _) => "; end of file",
+        (_, "overlap") => "; swap buffers",
+        _ => "",
+    };
+    let fields = json!({"run": run, "input": s.input, "label": b.label, "block": s.block, "offset": s.offset, "ret": s.bytes});
+    n.event("aio_return", fields, format!("aio_return({}) = {}{then}", b.name(), s.bytes));
 }
 
 fn narrate_lio_listio(n: &Narrator, mode: &str, requests: usize, took: Duration) {
