@@ -146,7 +146,8 @@ fn narrate_race_result(
     let slept = started.elapsed();
     let flag = take_pending(Signal::SIGINT);
     let (v, outcome) = (half.call(), outcome(result));
-    let fields = json!({"variant": v, "result": outcome, "slept_ms": ms(slept), "flag": flag});
+    let fields =
+        json!({"variant": v, "result": outcome, "slept_ms": common::narrate::ms(slept), "flag": flag});
     let after = format!("{v} {outcome} after {:.3} s", slept.as_secs_f64());
     let (style, text, label, note) = match half {
         Half::Select => (
@@ -177,8 +178,4 @@ fn outcome(result: nix::Result<i32>) -> String {
         Ok(count) => format!("returned {count}"),
         Err(e) => format!("failed with {}", common::error::errno_name(e)),
     }
-}
-
-fn ms(d: Duration) -> f64 {
-    (d.as_secs_f64() * 1e6).round() / 1e3
 }

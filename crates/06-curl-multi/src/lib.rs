@@ -314,8 +314,8 @@ fn narrate_wait(narrator: &Narrator, w: &Waited) {
             "call": w.wait.call(),
             "timeout_ms": w.timeout.as_millis() as u64,
             "numfds": w.numfds,
-            "waited_ms": transfer::round3(w.took.as_secs_f64() * 1000.0),
-            "napped_ms": transfer::round3(w.napped.as_secs_f64() * 1000.0),
+            "waited_ms": common::narrate::round_ms(w.took.as_secs_f64() * 1000.0),
+            "napped_ms": common::narrate::round_ms(w.napped.as_secs_f64() * 1000.0),
             "woken": w.woken,
         }),
         format!(

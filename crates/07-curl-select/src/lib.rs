@@ -310,12 +310,12 @@ fn narrate_select(narrator: &Narrator, pool: &Pool, s: &Selected) {
     let Selected { nfds, wait, reason, ready, ref readable, ref writable, took: waited } = *s;
     let fields = json!({
         "nfds": nfds,
-        "timeout_ms": transfer::round3(wait.as_secs_f64() * 1000.0),
+        "timeout_ms": common::narrate::round_ms(wait.as_secs_f64() * 1000.0),
         "reason": reason.name(),
         "ready": ready,
         "readable": readable,
         "writable": writable,
-        "waited_ms": transfer::round3(waited.as_secs_f64() * 1000.0),
+        "waited_ms": common::narrate::round_ms(waited.as_secs_f64() * 1000.0),
     });
     let text = if reason == WaitReason::TimerDue {
         format!("no select ({})", reason.words())

@@ -35,9 +35,7 @@ pub use fds::{occupy_fds_below, report_open_fds};
 pub use outcome::{curl_code_name, Failure, Outcome};
 pub use plan::{default_urls, plan, Transfer, DEFAULT_DELAYS_MS};
 pub use pool::Pool;
-pub use report::{
-    plural, report_cleanup, report_done, report_multi_init, report_perform, report_started, round3,
-};
+pub use report::{plural, report_cleanup, report_done, report_multi_init, report_perform, report_started};
 pub use run::{run, Demo, Local};
 pub use sequential::run_sequential;
 pub use summary::{summarize, Summary};

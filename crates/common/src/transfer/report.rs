@@ -1,7 +1,7 @@
 //! The one-line narration of a transfer starting and ending, shared by every loop.
 
 use super::{Outcome, Pool, Transfer};
-use crate::narrate::{Narrator, Style};
+use crate::narrate::{round_ms, Narrator, Style};
 use serde_json::json;
 
 /// Narrates a transfer handed to curl (`how`: `multi` for curl_multi_add_handle,
@@ -30,9 +30,9 @@ pub fn report_done(narrator: &Narrator, outcome: &Outcome) {
         "ok": outcome.ok(),
         "http_status": outcome.http_status,
         "bytes": outcome.bytes,
-        "start_ms": round3(narrator.ms_at(outcome.start)),
-        "end_ms": round3(narrator.ms_at(outcome.end)),
-        "time_ms": round3(secs * 1000.0),
+        "start_ms": round_ms(narrator.ms_at(outcome.start)),
+        "end_ms": round_ms(narrator.ms_at(outcome.end)),
+        "time_ms": round_ms(secs * 1000.0),
         "curl_code": outcome.failure.as_ref().map_or(0, |f| f.code),
         "curl_error": outcome.failure.as_ref().map(|f| f.name.clone()),
         "error": outcome.failure.as_ref().map(|f| f.message.clone()),
@@ -63,11 +63,6 @@ pub fn report_done(narrator: &Narrator, outcome: &Outcome) {
             }
         }
     }
-}
-
-/// Milliseconds to three decimals (a microsecond): enough for any reader of `--json`.
-pub fn round3(ms: f64) -> f64 {
-    (ms * 1000.0).round() / 1000.0
 }
 
 /// Narrates `curl_multi_init` (`multi_init`): `waits_in` is the call the loop waits in.

@@ -1,7 +1,8 @@
 //! The end of a run: the timeline chart, the summary line, and the exit-code rule.
 
-use super::{round3, Outcome};
+use super::Outcome;
 use crate::error::{Error, Result};
+use crate::narrate::round_ms;
 use crate::narrate::{Narrator, Style};
 use crate::timeline::Timeline;
 use serde_json::json;
@@ -53,9 +54,9 @@ pub fn summarize(
             "transfers": summary.transfers,
             "completed": summary.completed,
             "failed": failed,
-            "work_ms": round3(summary.work_ms),
-            "span_ms": round3(summary.span_ms),
-            "speedup": round3(speedup),
+            "work_ms": round_ms(summary.work_ms),
+            "span_ms": round_ms(summary.span_ms),
+            "speedup": round_ms(speedup),
             "most_in_flight": most_in_flight,
         }),
         Style::Bold,
