@@ -9,7 +9,8 @@
 #     other reason, fails the verification).
 # A program there is a `.patch` to the C reference in solution/c/ (applied to a copy,
 # built with its Makefile), a `.c` file (built with cc), or a `.py` file (run with
-# python3). Its first lines say what it breaks.
+# python3). Its first lines say what it breaks; `warm-up: N` has it marked N times
+# before the marking that must fail (for a program that remembers earlier runs).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 target=${CARGO_TARGET_DIR:-target}
@@ -50,6 +51,11 @@ verify_mutant() {
   if ! prog=$(build_program "$file" "$dir" "$work/$name/mutants/$m"); then
     log "BAD  $name mutant $m: did not build ($(tail -n 3 "$work/$name/mutants/$m/build.log" | tr '\n' ' '))"; return 1
   fi
+  # `warm-up: N`: marked N times first (a program that remembers earlier markings).
+  for ((i = 0; i < $(header "$file" warm-up || true) + 0; i++)); do
+    # shellcheck disable=SC2086
+    "$target/debug/$name-check" --only "$caught" -- $prog >/dev/null 2>&1
+  done
   # shellcheck disable=SC2086 # $prog may be "python3 FILE"
   report=$("$target/debug/$name-check" --only "$caught" -- $prog 2>&1)
   for check in ${caught//,/ }; do
