@@ -139,6 +139,24 @@ lab NAME="" *ARGS:
 labs-verify *LABS:
     @labs/verify.sh "$@"
 
+# Mark a class: `just grade poll-echo submissions/ [--out grades.csv]` (one entry per student: a Cargo crate, a folder with a Makefile, or a .c or .py file)
+[no-exit-message]
+grade LAB SUBMISSIONS *ARGS:
+    #!/usr/bin/env bash
+    set -uo pipefail
+    root="{{justfile_directory()}}"
+    target="{{target}}"; case "$target" in /*) ;; *) target="$root/$target" ;; esac
+    cargo build -q -p "{{LAB}}-check" || exit 1
+    cargo build -q -p lab-marking --bin grade || exit 1
+    shift 2
+    cd "{{invocation_directory()}}"
+    AIO_LAB_ROOT="$root" AIO_LAB_GRADE_TARGET="${AIO_LAB_GRADE_TARGET:-$target/grade}" \
+      exec "$target/debug/grade" --checker "$target/debug/{{LAB}}-check" --lab "{{LAB}}" "$@" "{{SUBMISSIONS}}"
+
+# Write the student repository to DIR: no solutions or wrong programs, one fresh commit, the checkers kept
+handout DIR:
+    @labs/handout.sh "{{invocation_directory()}}" "{{DIR}}"
+
 # Per demo, the share of its code lines spent on narration at the call sites (a trend to watch)
 narration:
     @cargo run -q -p book-check --bin narration

@@ -508,6 +508,12 @@ fn no_fd_leak(submission: &Submission) -> Result<String, String> {
     let mut clients = Vec::with_capacity(COMERS);
     for i in 1..=COMERS {
         clients.push(Peer::connect(&format!("client {i}"), server.addr, deadline(ECHO_WAIT))?);
+        // Paced: the next client connects once this one is accepted (or 300 ms passed),
+        // so a small listen backlog is never overrun.
+        let by = deadline(Duration::from_millis(300));
+        while server.open_fds()?.len() < baseline.len() + i && Instant::now() < by {
+            std::thread::sleep(Duration::from_millis(2));
+        }
     }
     for (i, client) in clients.iter_mut().enumerate() {
         match i % 5 {

@@ -23,7 +23,8 @@ impl Peer {
         let wait = deadline.saturating_duration_since(Instant::now()).max(Duration::from_millis(50));
         let stream = TcpStream::connect_timeout(&addr, wait).map_err(|e| {
             let why = if e.kind() == ErrorKind::TimedOut {
-                "timed out: the listen queue is full because the server is not accepting".to_string()
+                "timed out: the server's listen queue stayed full (connections it had not accepted yet)"
+                    .to_string()
             } else {
                 e.to_string()
             };
