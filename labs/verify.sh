@@ -77,8 +77,9 @@ for name in "${labs[@]}"; do
   cargo build -q -p "$name-check" -p "$name" -p "$name-solution" || { failed+=("$name: build"); continue; }
   check=$target/debug/$name-check
   log "=== $name: the starter must fail"
-  if "$check" --starter >"$work.$name.starter" 2>&1; then failed+=("$name: the starter passed"); fi
-  tail -n 1 "$work.$name.starter"
+  mkdir -p "$work/$name"
+  if "$check" --starter >"$work/$name/starter.log" 2>&1; then failed+=("$name: the starter passed"); fi
+  tail -n 1 "$work/$name/starter.log"
   log "=== $name: the solution must pass"
   "$check" --solution | tail -n 1 || failed+=("$name: the solution failed")
   if [ -f "$dir/solution/c/Makefile" ]; then
