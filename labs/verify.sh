@@ -68,6 +68,10 @@ verify_mutant() {
   log "ok   $name mutant $m: caught by $caught: $(grep -m1 '^FAIL' <<<"$report" | cut -c1-160)"
 }
 
+for tool in patch make cc; do
+  command -v "$tool" >/dev/null || { echo "error: labs-verify needs $tool (apt-get install patch make gcc)" >&2; exit 1; }
+done
+
 labs=("$@")
 [ ${#labs[@]} -eq 0 ] && for d in labs/[0-9][0-9]-*/; do d=${d%/}; labs+=("${d#labs/???}"); done
 for name in "${labs[@]}"; do
