@@ -20,7 +20,14 @@ fn a_handout_has_no_solution_anywhere_and_marks_its_starter() {
         eprintln!("SKIPPED: not in the instructors' repository (this is a handout)");
         return;
     }
-    let scratch = std::env::temp_dir().join(format!("aio-lab-handout-test-{}", std::process::id()));
+    // The same folder every time for this checkout: cargo judges the handout's crates
+    // fresh or stale by their paths' mtimes, and a path it has never seen before (or one
+    // removed since) can leave it reusing a binary built from another copy.
+    let tag = root
+        .to_string_lossy()
+        .bytes()
+        .fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3));
+    let scratch = std::env::temp_dir().join(format!("aio-lab-handout-test-{tag:016x}"));
     let _ = std::fs::remove_dir_all(&scratch);
     std::fs::create_dir_all(&scratch).unwrap();
     let out = Command::new(root.join("labs/handout.sh")).arg(&scratch).arg("class").output().unwrap();
@@ -78,5 +85,4 @@ fn a_handout_has_no_solution_anywhere_and_marks_its_starter() {
     assert_eq!(mark.status.code(), Some(1), "{report}\n{}", String::from_utf8_lossy(&mark.stderr));
     assert!(report.contains("marking: ") && report.contains("handout-test/debug/poll-echo"), "{report}");
     assert!(report.contains("score: 3/6 - failed: many-clients"), "{report}");
-    let _ = std::fs::remove_dir_all(&scratch);
 }
