@@ -104,7 +104,7 @@ book:
 book-capture:
     docs/capture.sh
 
-# Mark a lab: `just lab poll-echo` (your starter), `just lab poll-echo --solution`, `just lab poll-echo -- ./a.out`
+# Mark a lab: `just lab poll-echo` (your starter), `just lab poll-echo --solution`, `just lab poll-echo -- ./a.out`, `--gradescope results.json`
 [no-exit-message]
 lab NAME="" *ARGS:
     #!/usr/bin/env bash
@@ -123,6 +123,11 @@ lab NAME="" *ARGS:
     args=()
     while [ $# -gt 0 ]; do
       args+=("$1"); shift
+      # --gradescope FILE, too, is written where the command was typed.
+      if [ "${args[-1]}" = "--gradescope" ] && [ $# -gt 0 ]; then
+        case "$1" in /*) args+=("$1") ;; *) args+=("{{invocation_directory()}}/$1") ;; esac
+        shift; continue
+      fi
       if [ "${args[-1]}" = "--" ] && [ $# -gt 0 ]; then
         case "$1" in */*) [ "${1#/}" = "$1" ] && set -- "{{invocation_directory()}}/${1#./}" "${@:2}" ;; esac
         args+=("$@"); break
@@ -130,31 +135,27 @@ lab NAME="" *ARGS:
     done
     exec cargo run -q -p "{{NAME}}-check" -- "${args[@]}"
 
-# Prove every lab's checker: each starter must fail it, each reference solution (Rust, and C where there is one) must pass
-labs-verify:
+# Prove every lab's checker: starters fail, solutions and correct variants pass, each wrong program in solution/mutants fails the check it names (`just labs-verify poll-echo` for one lab)
+labs-verify *LABS:
+    @labs/verify.sh "$@"
+
+# Mark a class: `just grade poll-echo submissions/ [--out grades.csv]` (one entry per student: a Cargo crate, a folder with a Makefile, or a .c or .py file)
+[no-exit-message]
+grade LAB SUBMISSIONS *ARGS:
     #!/usr/bin/env bash
     set -uo pipefail
-    failed=()
-    for dir in labs/[0-9][0-9]-*/; do
-      dir=${dir%/}; name=${dir#labs/???}
-      cargo build -q -p "$name-check" -p "$name" -p "$name-solution" || { failed+=("$name: build"); continue; }
-      echo "=== $name: the starter must fail"
-      if cargo run -q -p "$name-check" -- --starter; then failed+=("$name: the starter passed"); fi
-      echo "=== $name: the solution must pass"
-      cargo run -q -p "$name-check" -- --solution || failed+=("$name: the solution failed")
-      if [ -f "$dir/solution/c/Makefile" ]; then
-        echo "=== $name: the C solution must pass"
-        mkdir -p "{{target}}/labs-c"
-        out=$(realpath "{{target}}/labs-c")/$name
-        if make -s -C "$dir/solution/c" OUT="$out"; then
-          cargo run -q -p "$name-check" -- -- "$out" || failed+=("$name: the C solution failed")
-        else
-          failed+=("$name: the C solution did not build")
-        fi
-      fi
-    done
-    if [ ${#failed[@]} -gt 0 ]; then printf 'labs-verify FAILED: %s\n' "${failed[@]}" >&2; exit 1; fi
-    echo "labs-verify: every starter fails, every solution passes"
+    root="{{justfile_directory()}}"
+    target="{{target}}"; case "$target" in /*) ;; *) target="$root/$target" ;; esac
+    cargo build -q -p "{{LAB}}-check" || exit 1
+    cargo build -q -p lab-marking --bin grade || exit 1
+    shift 2
+    cd "{{invocation_directory()}}"
+    AIO_LAB_ROOT="$root" AIO_LAB_GRADE_TARGET="${AIO_LAB_GRADE_TARGET:-$target/grade}" \
+      exec "$target/debug/grade" --checker "$target/debug/{{LAB}}-check" --lab "{{LAB}}" "$@" "{{SUBMISSIONS}}"
+
+# Write the student repository to DIR: no solutions or wrong programs, one fresh commit, the checkers kept
+handout DIR:
+    @labs/handout.sh "{{invocation_directory()}}" "{{DIR}}"
 
 # Per demo, the share of its code lines spent on narration at the call sites (a trend to watch)
 narration:

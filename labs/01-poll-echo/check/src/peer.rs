@@ -23,7 +23,8 @@ impl Peer {
         let wait = deadline.saturating_duration_since(Instant::now()).max(Duration::from_millis(50));
         let stream = TcpStream::connect_timeout(&addr, wait).map_err(|e| {
             let why = if e.kind() == ErrorKind::TimedOut {
-                "timed out: the listen queue is full because the server is not accepting".to_string()
+                "timed out: the server's listen queue stayed full (connections it had not accepted yet)"
+                    .to_string()
             } else {
                 e.to_string()
             };
@@ -80,6 +81,12 @@ impl Peer {
         })
     }
 
+    /// Reads whatever arrives within `within` (to see what went astray after a miss).
+    pub fn drain(&mut self, within: Duration) -> &[u8] {
+        self.fill(usize::MAX, Instant::now() + within);
+        self.unexpected()
+    }
+
     /// The bytes received beyond what earlier expectations accounted for.
     pub fn unexpected(&self) -> &[u8] {
         &self.received[self.seen..]
@@ -113,5 +120,34 @@ impl Peer {
             }
         }
         sent
+    }
+
+    /// Sends without ever reading the echoes until the connection takes no more for
+    /// 300 ms (the server stopped reading: its buffers and ours are full), or `max`
+    /// bytes, or `limit` passes. Returns the bytes sent and whether it got stuck.
+    pub fn flood_until_stuck(&mut self, max: usize, limit: Duration) -> (usize, bool) {
+        let _ = self.stream.set_nonblocking(true);
+        let chunk = [b'y'; 16383].iter().copied().chain(std::iter::once(b'\n')).collect::<Vec<u8>>();
+        let deadline = Instant::now() + limit;
+        let (mut sent, mut blocked_since) = (0, None::<Instant>);
+        while Instant::now() < deadline && sent < max {
+            match self.stream.write(&chunk) {
+                Ok(n) => {
+                    sent += n;
+                    blocked_since = None;
+                }
+                Err(e) if e.kind() == ErrorKind::WouldBlock => {
+                    let since = *blocked_since.get_or_insert_with(Instant::now);
+                    if since.elapsed() >= Duration::from_millis(300) {
+                        let _ = self.stream.set_nonblocking(false);
+                        return (sent, true);
+                    }
+                    std::thread::sleep(Duration::from_millis(5));
+                }
+                Err(_) => break,
+            }
+        }
+        let _ = self.stream.set_nonblocking(false);
+        (sent, false)
     }
 }

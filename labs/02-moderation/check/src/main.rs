@@ -35,6 +35,7 @@ fn main() -> std::process::ExitCode {
         marking.check_unless(gate, "kick", 3, || kick(submission));
         marking.check_unless(gate, "ban", 4, || ban(submission));
         marking.check_unless(gate, "operator-only", 2, || operator_only(submission));
+        marking.check_unless(gate, "refusals", 2, || refusals(submission));
     })
 }
 
@@ -257,6 +258,48 @@ fn operator_only(submission: &Submission) -> Result<String, String> {
             .map_err(|e| format!("{e} (only the first client to connect is operator; a newcomer is not)"))?;
         Ok("guest2's /kick and /ban were refused and changed nothing; after guest1 (the operator) left, \
             neither guest2 nor a newcomer could kick or ban"
+            .to_string())
+    })();
+    explain(&mut server, outcome)
+}
+
+/// `refusals`: /kick and /ban refused in the README's order (not the operator, then a
+/// missing NICK, then no such nick, then the operator itself), each refusal to the
+/// sender only and changing nothing.
+fn refusals(submission: &Submission) -> Result<String, String> {
+    let mut server = Server::start(submission)?;
+    let outcome = (|| {
+        let mut a = join(&server, &mut [], 1, HOME)?;
+        let mut b = join(&server, &mut [&mut a], 2, HOME)?;
+        let mut c = join(&server, &mut [&mut a, &mut b], 3, HOME)?;
+        b.say("/kick")?;
+        b.expect("* /kick refused: you are not the operator").map_err(|e| {
+            format!("{e} (guest2 is not the operator: that is checked before the missing NICK)")
+        })?;
+        b.say("/ban zed")?;
+        b.expect("* /ban refused: you are not the operator")
+            .map_err(|e| format!("{e} (guest2 is not the operator: that is checked before the nick)"))?;
+        a.say("/kick")?;
+        a.expect("* usage: /kick NICK").map_err(|e| format!("{e} (the operator gave no NICK)"))?;
+        a.say("/ban")?;
+        a.expect("* usage: /ban NICK").map_err(|e| format!("{e} (the operator gave no NICK)"))?;
+        a.say("/kick guest1")?;
+        a.expect("* /kick refused: that is you").map_err(|e| format!("{e} (guest1 tried to kick itself)"))?;
+        a.say("/nick boss")?;
+        all_get(&mut [&mut a, &mut b, &mut c], "* guest1 is now boss")?;
+        a.say("/ban boss")?;
+        a.expect("* /ban refused: that is you").map_err(|e| {
+            format!("{e} (the operator tried to ban itself: `that is you` comes before the own-address rule)")
+        })?;
+        a.say("/kick zed")?;
+        a.expect("* no such nick: zed")?;
+        c.say("nothing changed?")?;
+        all_get(&mut [&mut a, &mut b], "<guest3> nothing changed?")
+            .map_err(|e| format!("{e} (refusals go to the sender only and change nothing)"))?;
+        a.expect_who(&["boss", "guest2", "guest3"])?;
+        Ok("in the README's order: not the operator (even with no NICK, or an unknown one), a missing NICK, \
+            an unknown nick, the operator itself (by its new nick too): each refused to the sender only, \
+            nothing changed"
             .to_string())
     })();
     explain(&mut server, outcome)

@@ -21,7 +21,7 @@ fn the_starter_fails_each_moderation_check_and_says_what_it_got() {
         .collect();
     let failed: Vec<&str> =
         checks.iter().filter(|c| c["passed"] == false).map(|c| c["name"].as_str().unwrap()).collect();
-    assert_eq!(failed, ["private-messages", "kick", "ban", "operator-only"], "{checks:#?}");
+    assert_eq!(failed, ["private-messages", "kick", "ban", "operator-only", "refusals"], "{checks:#?}");
     for check in &checks[2..] {
         let detail = check["detail"].as_str().unwrap();
         assert!(detail.contains("* unknown command /"), "{detail}");

@@ -27,8 +27,10 @@ const LAB: Lab = Lab {
     title: "fetch every strip of a picture with curl multi, at most N in flight, and paste them together",
 };
 
-/// The runs, each with its own picture: (-t N, seed, strips).
-const RUNS: [(usize, u64, usize); 3] = [(1, 17, 8), (4, 11, 16), (8, 2, 16)];
+/// The runs: (-t N, strips). Each gets its own picture from a seed chosen afresh for
+/// every marking (`lab_marking::marking::run_seed`), so a picture saved from an earlier
+/// marking is wrong.
+const RUNS: [(usize, usize); 3] = [(1, 8), (4, 16), (8, 16)];
 /// Picture size (the height is a multiple of every strip count above).
 const WIDTH: usize = 256;
 const HEIGHT: usize = 192;
@@ -40,6 +42,11 @@ const DELAY_MS: (u64, u64) = (40, 120);
 /// batch leaves each slot empty until the batch's slowest strip is in: 20 to 50 ms
 /// with these delays.
 const MAX_MEDIAN_GAP: Duration = Duration::from_millis(12);
+/// A slot left empty this long after its answer went out counts as not refilled.
+/// A program that refills at once takes about 1 ms, even on a busy machine.
+const EMPTY_SLOT: Duration = Duration::from_millis(50);
+/// How many answers may go without a refill (one, for slack at the very end).
+const MAX_EMPTY_SLOTS: usize = 1;
 
 /// One run of the submission against its own strip server.
 struct Run {
@@ -86,9 +93,23 @@ fn out_path(tag: &str) -> PathBuf {
     std::env::temp_dir().join(format!("aio-lab-strips-check-{}-{tag}.ppm", std::process::id()))
 }
 
+/// A site for this run's seed: seeds whose random strips take more than three times
+/// the strip count to cover are skipped (so a one-at-a-time run stays short).
+fn site_for(seed: u64, strips: usize) -> StripSite {
+    let mut seed = seed;
+    loop {
+        let image = StripImage { seed, width: WIDTH, height: HEIGHT, strips };
+        let site = StripSite::new(image, DELAY_MS.0, DELAY_MS.1);
+        if site.plan().0 <= 3 * strips {
+            return site;
+        }
+        seed = seed.wrapping_add(1);
+    }
+}
+
 fn run_once(submission: &Submission, n: usize, seed: u64, strips: usize, hung: bool) -> Result<Run, String> {
-    let image = StripImage { seed, width: WIDTH, height: HEIGHT, strips };
-    let site = Arc::new(StripSite::new(image, DELAY_MS.0, DELAY_MS.1));
+    let site = Arc::new(site_for(seed, strips));
+    let image = site.image;
     let plan = site.plan();
     let server = Server::start_site(site).map_err(|e| format!("could not start the strip server: {e}"))?;
     let out = out_path(&format!("t{n}"));
@@ -134,10 +155,17 @@ fn picture_problem(image: &StripImage, got: &[u8]) -> Option<String> {
     }
     let at = got.iter().zip(&want).position(|(a, b)| a != b).unwrap_or(0);
     let strip = (at - header.len()) / image.strip_len();
-    Some(format!(
-        "right size, but byte {at} differs (in strip {strip} of {}): a strip pasted in the wrong place?",
-        image.strips
-    ))
+    let len = image.strip_len();
+    let body = &got[header.len()..];
+    let held = &body[strip * len..(strip + 1) * len];
+    let pixels = &want[header.len()..];
+    let why = match (0..image.strips).find(|&j| &pixels[j * len..(j + 1) * len] == held) {
+        Some(j) => format!("it holds strip {j} there: a strip pasted in the wrong place"),
+        None => "it is none of this picture's strips (each marking draws a new picture: \
+                 were the strips fetched from this server, in this run?)"
+            .to_string(),
+    };
+    Some(format!("right size, but byte {at} differs, in strip {strip} of {}: {why}", image.strips))
 }
 
 /// The image check: every run's picture must be exact.
@@ -264,6 +292,68 @@ fn check_replaces(runs: &[Run]) -> Result<String, String> {
     Ok(seen.join(", "))
 }
 
+/// `keeps_n_in_flight`: while strips are missing, N requests stay in flight (each is
+/// another chance at a missing strip), judged by the server's record.
+fn check_keeps_n(runs: &[Run]) -> Result<String, String> {
+    let mut seen = Vec::new();
+    for r in runs.iter().filter(|r| r.n > 1) {
+        if r.peak < r.n {
+            return Err(format!(
+                "{}: not judged, since the server never saw {} requests in flight at once (see in_flight_reaches_n)",
+                r.label(),
+                r.n
+            ));
+        }
+        let (Some(from), Some(to)) = (r.served.iter().map(|s| s.started).min(), r.complete_at()) else {
+            return Err(format!(
+                "{}: not judged: the server never handed out every strip ({})",
+                r.label(),
+                r.ran.ending()
+            ));
+        };
+        let window = to.saturating_duration_since(from).as_secs_f64().max(1e-9);
+        let share = time_below(&r.served, r.n, from, to).as_secs_f64() / window;
+        let (answers, empty) = unrefilled(&r.served, to);
+        if empty > MAX_EMPTY_SLOTS {
+            return Err(format!(
+                "{}: {empty} of the {answers} answers that went out while strips were still missing were not \
+                 followed by a new request within {} ms (fewer than {} in flight {:.0}% of the time): keep {} \
+                 in flight until you hold every strip, even when fewer than {} are missing (each request is \
+                 another chance at one)",
+                r.label(),
+                EMPTY_SLOT.as_millis(),
+                r.n,
+                share * 100.0,
+                r.n,
+                r.n
+            ));
+        }
+        seen.push(format!("{}: below {} in flight {:.0}% of the time", r.label(), r.n, share * 100.0));
+    }
+    Ok(seen.join(", "))
+}
+
+/// Matches each answer that went out more than [`EMPTY_SLOT`] before `to` with the
+/// first request not yet matched that arrived after it; returns (those answers, how
+/// many had no request within [`EMPTY_SLOT`]).
+fn unrefilled(served: &[Served], to: Instant) -> (usize, usize) {
+    let mut starts: Vec<Instant> = served.iter().map(|s| s.started).collect();
+    starts.sort();
+    let mut ends: Vec<Instant> = served.iter().map(|s| s.finished).filter(|&f| f + EMPTY_SLOT < to).collect();
+    ends.sort();
+    let (mut next, mut empty) = (0, 0);
+    for &end in &ends {
+        while next < starts.len() && starts[next] < end {
+            next += 1;
+        }
+        match starts.get(next) {
+            Some(&start) if start.saturating_duration_since(end) <= EMPTY_SLOT => next += 1,
+            _ => empty += 1,
+        }
+    }
+    (ends.len(), empty)
+}
+
 /// For each answer that went out while strips were still missing, how long its slot
 /// stood empty: until the next request arrived (or, if none did, until the end).
 fn refill_gaps(served: &[Served], to: Instant) -> Vec<Duration> {
@@ -316,8 +406,10 @@ fn check_errors(submission: &Submission) -> Result<String, String> {
 fn main() -> ExitCode {
     lab_marking::marking::main(LAB, |submission, marking: &mut Marking| {
         let mut runs = Vec::new();
-        for (n, seed, strips) in RUNS {
+        let seed = lab_marking::marking::run_seed();
+        for (k, (n, strips)) in RUNS.into_iter().enumerate() {
             let hung = runs.iter().any(|r: &Run| r.ran.timed_out);
+            let seed = seed.wrapping_add(1000 * k as u64);
             match run_once(submission, n, seed, strips, hung) {
                 Ok(run) => runs.push(run),
                 Err(why) => {
@@ -341,15 +433,17 @@ fn main() -> ExitCode {
         marking.check("in_flight_at_most_n", 2, || check_never_above(&runs));
         marking.check("in_flight_reaches_n", 3, || check_reaches(&runs));
         marking.check("replaces_at_once", 3, || check_replaces(&runs));
+        marking.check("keeps_n_in_flight", 2, || check_keeps_n(&runs));
         marking.check("errors", 2, || check_errors(submission));
         let info: Vec<String> = runs
             .iter()
             .map(|r| {
                 format!(
-                    "{}: {:.2} s, {} requests (one at a time needs {} requests, {:.2} s of delays)",
+                    "{}: {:.2} s, {} requests (picture seed {}; one at a time needs {} requests, {:.2} s of delays)",
                     r.label(),
                     r.ran.took.as_secs_f64(),
                     r.served.len(),
+                    r.image.seed,
                     r.plan.0,
                     r.plan.1.as_secs_f64()
                 )
@@ -381,7 +475,12 @@ mod tests {
         let pixels = image.pixels();
         swapped.extend_from_slice(&pixels[image.strip_len()..]);
         swapped.extend_from_slice(&pixels[..image.strip_len()]);
-        assert!(picture_problem(&image, &swapped).is_some_and(|p| p.contains("strip 0 of 2")));
+        assert!(picture_problem(&image, &swapped).is_some_and(
+            |p| p.contains("in strip 0 of 2: it holds strip 1 there: a strip pasted in the wrong place")
+        ));
+        let other = StripImage { seed: 2, ..image };
+        assert!(picture_problem(&image, &other.ppm())
+            .is_some_and(|p| p.contains("none of this picture's strips")));
         assert!(picture_problem(&image, b"P3\n").is_some_and(|p| p.contains("header")));
         assert!(
             picture_problem(&image, &good[..good.len() - 1]).is_some_and(|p| p.contains("bytes, expected"))

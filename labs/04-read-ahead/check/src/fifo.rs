@@ -147,13 +147,20 @@ fn write_all(w: &mut File, mut bytes: &[u8], running: &mut Running) -> Result<()
 }
 
 /// Serves `pace` to the running program: blocks until every block was written and taken
-/// and the FIFO closed (Ok), or the program misbehaved (Err says how).
-pub fn serve(running: &mut Running, pace: &Pace) -> Result<(), String> {
+/// and the FIFO closed (Ok), or the program misbehaved (Err says how). Ok holds, for each
+/// block after the first, how long after the previous block was taken it was asked for,
+/// and when the last block was taken.
+pub fn serve(running: &mut Running, pace: &Pace) -> Result<(Vec<Duration>, Option<Instant>), String> {
     let mut w = open_writer(running, &pace.path)?;
+    let mut gaps = Vec::new();
+    let mut last_taken: Option<Instant> = None;
     for (k, block) in pace.data.chunks(pace.block_bytes).enumerate() {
         let asked = Instant::now() + STEP_LIMIT;
         loop {
             if reader_waiting(running.pid(), &pace.path)? {
+                if let Some(taken) = last_taken {
+                    gaps.push(taken.elapsed());
+                }
                 break;
             }
             if running.has_exited() {
@@ -182,7 +189,8 @@ pub fn serve(running: &mut Running, pace: &Pace) -> Result<(), String> {
             }
             std::thread::sleep(Duration::from_micros(500));
         }
+        last_taken = Some(Instant::now());
     }
     drop(w); // EOF for the program's next read
-    Ok(())
+    Ok((gaps, last_taken))
 }

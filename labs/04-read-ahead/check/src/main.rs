@@ -124,16 +124,42 @@ fn check_hashes(sub: &Submission, block_kib: u32, files: &[(&Path, &[u8], &str)]
             let size = if data.len() == 1 { "1 byte".to_string() } else { format!("{} bytes", data.len()) };
             let mut why = format!("{label} ({size}): expected {want:?}, got {got:?}");
             if got.split("  ").nth(1) == Some(&path.display().to_string()) && got.len() == want.len() {
-                why.push_str(if data.iter().any(|&b| b >= 0x80) {
-                    " (the hash differs: every byte must be fed in, in order, as 0..255; in C use unsigned char)"
-                } else {
-                    " (the hash differs)"
-                });
+                let got_hash = got.split("  ").next().unwrap_or_default();
+                why.push_str(&hash_hint(data, got_hash));
             }
             return Err(why);
         }
     }
     Ok(format!("{} files, every hash exact ({what})", files.len()))
+}
+
+/// What a wrong hash says, when it says anything: each hint is given only when the wrong
+/// value is exactly what that mistake produces.
+fn hash_hint(data: &[u8], got: &str) -> String {
+    let signed = data
+        .iter()
+        .fold(0xcbf2_9ce4_8422_2325u64, |h, &b| (h ^ (b as i8 as i64 as u64)).wrapping_mul(0x0100_0000_01b3));
+    if data.iter().any(|&b| b >= 0x80) && got == format!("{signed:016x}") {
+        return " (that is the hash of the bytes read as signed char: a byte >= 0x80 was sign-extended \
+                before the XOR; in C use unsigned char)"
+            .to_string();
+    }
+    for pad in [0u8, b'\n'] {
+        // A whole last block hashed, padding and all.
+        for block in [4096usize, 16384, 65536] {
+            let mut padded = data.to_vec();
+            padded.resize(data.len().div_ceil(block).max(1) * block, pad);
+            if padded.len() != data.len() && got == format!("{:016x}", fnv1a(&padded)) {
+                return format!(
+                    " (that is the hash of the file padded with {} bytes of {pad:#04x} to a whole {} KiB block: \
+                     hash only the bytes each read returned)",
+                    padded.len() - data.len(),
+                    block / 1024
+                );
+            }
+        }
+    }
+    " (the hash differs)".to_string()
 }
 
 /// A missing file: exit 1 and one stderr line naming the file and ENOENT.
@@ -225,12 +251,14 @@ fn check_fifo(sub: &Submission, scratch: &Scratch) -> Result<String, String> {
         ["--block", &FIFO_BLOCK_KIB.to_string(), "--work-ms", &FIFO_WORK_MS.to_string()].map(String::from);
     let what = format!("--block {FIFO_BLOCK_KIB} --work-ms {FIFO_WORK_MS} slow-device.fifo");
     let mut running = run::Running::start(sub, &args(&flags.each_ref().map(String::as_str), &[&path]))?;
+    let started = running.started();
     let served = fifo::serve(&mut running, &pace);
     // Once the checker gives up on serving, waiting longer only delays the report.
     let out = running.finish(if served.is_ok() { Duration::from_secs(12) } else { Duration::ZERO });
-    if let Err(why) = served {
-        return Err(format!("{what}: {why} ({})", out.describe()));
-    }
+    let (asks, last_taken) = match served {
+        Ok(asks) => asks,
+        Err(why) => return Err(format!("{what}: {why} ({})", out.describe())),
+    };
     if !out.succeeded() {
         return Err(format!("{what}: {}", out.describe()));
     }
@@ -246,7 +274,52 @@ fn check_fifo(sub: &Submission, scratch: &Scratch) -> Result<String, String> {
             run::first_lines(&out.stdout, 3)
         ));
     }
-    timing
+    let took = timing?;
+    let asked = judge_asks(&asks)?;
+    // The last block's work cannot start before the block was taken off the FIFO.
+    let exited = started + out.took;
+    let last_work = last_taken.map(|t| exited.saturating_duration_since(t)).unwrap_or_default();
+    let work = Duration::from_millis(FIFO_WORK_MS);
+    if last_work < work.mul_f64(0.95) {
+        return Err(format!(
+            "{what}: the program exited {:.0} ms after taking the last block off the FIFO, but processing it \
+             takes {FIFO_WORK_MS} ms (--work-ms {FIFO_WORK_MS}): its work is counted from before the block \
+             arrived (from the read request?). Count each block's {FIFO_WORK_MS} ms from when its processing \
+             begins ({took}; {asked})",
+            last_work.as_secs_f64() * 1000.0
+        ));
+    }
+    Ok(format!(
+        "{took}; {asked}; the last block was processed for {:.0} ms",
+        last_work.as_secs_f64() * 1000.0
+    ))
+}
+
+/// The longest a program that reads ahead takes from taking block 0 off the FIFO to
+/// asking for block 1. With nothing being processed yet, it asks at once (it starts
+/// block 1's read before processing block 0); a program that reads in turn asks only
+/// after processing block 0: 100 ms later at the least (with 200 ms of work and a
+/// 100 ms delay), even when it counts its work from the read request. Later blocks do
+/// not tell the two apart: once both run at the pace of the work, each next read is
+/// asked for about 100 ms after the last block was taken.
+const MAX_FIRST_ASK: Duration = Duration::from_millis(50);
+
+/// Judges when block 1 was asked for, by the FIFO's own clock.
+fn judge_asks(gaps: &[Duration]) -> Result<String, String> {
+    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+    let Some(&first) = gaps.first() else {
+        return Ok("the FIFO saw no block asked for after another".into());
+    };
+    if first > MAX_FIRST_ASK {
+        return Err(format!(
+            "the FIFO saw block 1 asked for {:.0} ms after block 0 was taken (reading ahead asks within {:.0} ms, \
+             before processing block 0): block 1's read was not in flight while block 0 was processed. \
+             Start block k+1's aio_read before processing block k",
+            ms(first),
+            ms(MAX_FIRST_ASK)
+        ));
+    }
+    Ok(format!("block 1 asked for {:.1} ms after block 0 was taken (by the FIFO's clock)", ms(first)))
 }
 
 /// Judges the FIFO run's wall time.

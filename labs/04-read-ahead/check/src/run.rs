@@ -111,6 +111,11 @@ impl Running {
 
     /// Waits for the program to exit, killing it (and its process group) at `limit`
     /// after it started.
+    /// When the program was started.
+    pub fn started(&self) -> Instant {
+        self.started
+    }
+
     pub fn finish(mut self, limit: Duration) -> Outcome {
         let mut killed = false;
         let status = loop {

@@ -288,6 +288,101 @@ fn check_never_above(runs: &[Run]) -> Result<String, String> {
     Ok(runs.iter().map(|r| format!("{}: at most {}", r.label(), r.peak)).collect::<Vec<_>>().join(", "))
 }
 
+/// A slot left empty this long, while pages known to the program were waiting, counts
+/// as not refilled. A crawler that starts the next page when one finishes takes a few
+/// ms (it parses the page first); one that waits for a whole batch waits for the
+/// batch's slowest page, and some pages take 0.4-0.6 s.
+const EMPTY_SLOT: Duration = Duration::from_millis(50);
+/// Answers that may go without a refill (slack for the very end of a crawl).
+const MAX_EMPTY_SLOTS: usize = 1;
+
+/// `replaces_at_once`: each page's answer is followed at once by the next request
+/// while pages are waiting. Judged by the server's record and the web's known links:
+/// when an answer went out, a page was waiting if some page delivered by then links
+/// to it and no request for it had arrived.
+fn check_replaces(runs: &[&Run]) -> Result<String, String> {
+    let mut seen = Vec::new();
+    for r in runs {
+        if r.peak < r.n {
+            return Err(format!(
+                "{}: not judged, since the server never saw {} requests in flight at once (see in_flight_reaches_n)",
+                r.label(),
+                r.n
+            ));
+        }
+        let (with_work, empty, example) = unrefilled(r);
+        if empty > MAX_EMPTY_SLOTS {
+            return Err(format!(
+                "{}: {empty} of the {with_work} answers that went out while other pages were waiting (linked from \
+                 pages already delivered, not yet asked for) were not followed by a new request within {} ms \
+                 (e.g. {}): start the next page as soon as one finishes, not when a whole batch has",
+                r.label(),
+                EMPTY_SLOT.as_millis(),
+                example.unwrap_or_default()
+            ));
+        }
+        seen.push(format!(
+            "{}: {with_work} answers with pages waiting, {empty} not refilled within {} ms",
+            r.label(),
+            EMPTY_SLOT.as_millis()
+        ));
+    }
+    Ok(seen.join("; "))
+}
+
+/// (answers that went out while pages were waiting, how many of them had no new
+/// request within [`EMPTY_SLOT`], an example of one).
+fn unrefilled(r: &Run) -> (usize, usize, Option<String>) {
+    let mut answers: Vec<&Served> = r.served.iter().collect();
+    answers.sort_by_key(|s| s.finished);
+    let mut starts: Vec<Instant> = r.served.iter().map(|s| s.started).collect();
+    starts.sort();
+    let Some(end) = starts.last().copied() else { return (0, 0, None) };
+    let (mut next, mut with_work, mut empty, mut example) = (0, 0, 0, None);
+    // Answers with pages waiting so far: (when the slot was freed, when it was refilled).
+    let mut open: Vec<(Instant, Option<Instant>)> = Vec::new();
+    for a in &answers {
+        if a.finished + EMPTY_SLOT > end {
+            break;
+        }
+        // Known by then: the start page and every link on pages delivered by then.
+        let mut known: BTreeSet<String> = BTreeSet::from([WEB_START.to_string()]);
+        for d in answers.iter().filter(|d| d.finished <= a.finished && d.status == Some(200) && d.complete) {
+            known.extend(r.web.links_on(&d.path));
+        }
+        let asked: BTreeSet<&str> =
+            r.served.iter().filter(|s| s.started <= a.finished).map(|s| s.path.as_str()).collect();
+        let waiting = known.iter().filter(|k| !asked.contains(k.as_str())).count();
+        // Slots freed just before this one and not refilled yet claim waiting pages
+        // first: with one page waiting and two slots free, one slot stays empty, rightly.
+        let claimed = open
+            .iter()
+            .filter(|&&(freed, refilled): &&(Instant, Option<Instant>)| {
+                freed + EMPTY_SLOT > a.finished && refilled.is_none_or(|t| t > a.finished)
+            })
+            .count();
+        if waiting <= claimed {
+            continue; // nothing left waiting for this slot: an empty slot is right
+        }
+        with_work += 1;
+        while next < starts.len() && starts[next] <= a.finished {
+            next += 1;
+        }
+        match starts.get(next) {
+            Some(&start) if start.saturating_duration_since(a.finished) <= EMPTY_SLOT => {
+                next += 1;
+                open.push((a.finished, Some(start)));
+            }
+            _ => {
+                empty += 1;
+                open.push((a.finished, None));
+                example.get_or_insert_with(|| format!("after {} was answered", a.path));
+            }
+        }
+    }
+    (with_work, empty, example)
+}
+
 fn check_reaches(runs: &[&Run]) -> Result<String, String> {
     let short: Vec<String> =
         runs.iter().filter(|r| r.peak < r.n).map(|r| format!("{} asks for {}", r.label(), r.n)).collect();
@@ -341,7 +436,9 @@ fn check_errors(submission: &Submission, limit: Duration) -> Result<String, Stri
 fn main() -> ExitCode {
     lab_marking::marking::main(LAB, |submission, marking: &mut Marking| {
         // (-t N, -m M, seed): the whole web at three concurrencies, then a short crawl.
-        let plan = [(4, ALL, 101), (1, ALL, 102), (6, ALL, 103), (2, 5, 104)];
+        // Seeds drawn afresh for every marking: image names learned once are no use.
+        let seed = lab_marking::marking::run_seed();
+        let plan = [(4, ALL, seed), (1, ALL, seed ^ 1), (6, ALL, seed ^ 2), (2, 5, seed ^ 3)];
         let mut runs = Vec::new();
         let mut limit = RUN_LIMIT;
         for (n, m, seed) in plan {
@@ -366,6 +463,7 @@ fn main() -> ExitCode {
         marking.check("stops_soon", 2, || check_stops_soon(short));
         marking.check("in_flight_at_most_n", 2, || check_never_above(&runs));
         marking.check("in_flight_reaches_n", 3, || check_reaches(&[full, six, short]));
+        marking.check("replaces_at_once", 3, || check_replaces(&[full, six]));
         marking.check("errors", 2, || check_errors(submission, limit.min(Duration::from_secs(5))));
         let info: Vec<String> = [one, full, six, short]
             .iter()
