@@ -110,7 +110,11 @@ impl Axis {
             return first.x0;
         }
         if t >= last.t1 {
-            return if last.t1 > last.t0 { last.x0 + (t - last.t0) / (last.t1 - last.t0) * (last.x1 - last.x0) } else { last.x1 };
+            return if last.t1 > last.t0 {
+                last.x0 + (t - last.t0) / (last.t1 - last.t0) * (last.x1 - last.x0)
+            } else {
+                last.x1
+            };
         }
         let i = self.pieces.partition_point(|p| p.t1 < t).min(self.pieces.len() - 1);
         let p = self.pieces[i];

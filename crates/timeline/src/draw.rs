@@ -66,11 +66,15 @@ fn font(size: f64, color: &'static RGBColor, h: HPos, v: VPos) -> TextStyle<'sta
 }
 
 fn bold(size: f64, h: HPos) -> TextStyle<'static> {
-    TextStyle::from(("sans-serif", size * 1.24, FontStyle::Bold).into_font()).color(&INK).pos(Pos::new(h, VPos::Center))
+    TextStyle::from(("sans-serif", size * 1.24, FontStyle::Bold).into_font())
+        .color(&INK)
+        .pos(Pos::new(h, VPos::Center))
 }
 
 fn mono(size: f64) -> TextStyle<'static> {
-    TextStyle::from(("monospace", size * 1.24).into_font()).color(&INK).pos(Pos::new(HPos::Left, VPos::Center))
+    TextStyle::from(("monospace", size * 1.24).into_font())
+        .color(&INK)
+        .pos(Pos::new(HPos::Left, VPos::Center))
 }
 
 fn p(x: f64, y: f64) -> (i32, i32) {
@@ -93,7 +97,8 @@ pub fn svg(tl: &Timeline, caption: &Caption) -> Result<String, String> {
     let lanes_bottom = lane_y.last().map_or(TOP, |(y, h)| y + h);
     let kinds: BTreeSet<MarkKind> = tl.marks.iter().map(|m| m.kind).collect();
     let spans: BTreeSet<SpanKind> = tl.spans.iter().map(|s| s.kind).collect();
-    let legend_items = kinds.len() + spans.len() + usize::from(tl.lanes.iter().any(|l| l.kind == LaneKind::Thing));
+    let legend_items =
+        kinds.len() + spans.len() + usize::from(tl.lanes.iter().any(|l| l.kind == LaneKind::Thing));
     let legend_rows = legend_items.div_ceil(4).max(1);
     let axis = make_axis(tl, caption);
     let legend_top = lanes_bottom + if axis.is_linear() { 44.0 } else { 58.0 };
@@ -178,23 +183,33 @@ fn header(root: &Area, tl: &Timeline, caption: &Caption) -> Res {
     };
     let size = if title.chars().count() > 90 { 12.5 } else { 14.0 };
     root.draw(&Text::new(fit(&title, 108), p(12.0, 18.0), bold(size, HPos::Left))).map_err(err)?;
-    let command = if caption.command.is_empty() { "(events read from stdin)".to_string() } else { format!("$ {}", caption.command) };
+    let command = if caption.command.is_empty() {
+        "(events read from stdin)".to_string()
+    } else {
+        format!("$ {}", caption.command)
+    };
     root.draw(&Text::new(fit(&command, 100), p(12.0, 38.0), mono(11.5))).map_err(err)?;
     let what = format!(
         "{} events, {} ms; one lane per thread and per thing the program works on",
         tl.events,
         crate::axis::format_ms(tl.end - tl.start, 0.0)
     );
-    root.draw(&Text::new(what, p(PLOT_RIGHT, 38.0), font(10.5, &GREY, HPos::Right, VPos::Center))).map_err(err)
+    root.draw(&Text::new(what, p(PLOT_RIGHT, 38.0), font(10.5, &GREY, HPos::Right, VPos::Center)))
+        .map_err(err)
 }
 
 fn lanes(root: &Area, tl: &Timeline, lane_y: &[(f64, f64)]) -> Res {
     for (i, (lane, &(y, h))) in tl.lanes.iter().zip(lane_y).enumerate() {
         if i % 2 == 0 {
-            root.draw(&Rectangle::new([p(4.0, y), p(PLOT_RIGHT + 8.0, y + h)], PALE.filled())).map_err(err)?;
+            root.draw(&Rectangle::new([p(4.0, y), p(PLOT_RIGHT + 8.0, y + h)], PALE.filled()))
+                .map_err(err)?;
         }
         let label = fit(&lane.label(), 28);
-        let style = if lane.kind == LaneKind::Thread { bold(11.5, HPos::Right) } else { font(11.5, &INK, HPos::Right, VPos::Center) };
+        let style = if lane.kind == LaneKind::Thread {
+            bold(11.5, HPos::Right)
+        } else {
+            font(11.5, &INK, HPos::Right, VPos::Center)
+        };
         root.draw(&Text::new(label, p(LABEL_RIGHT, y + h / 2.0), style)).map_err(err)?;
     }
     Ok(())
@@ -252,7 +267,8 @@ fn spans_on_threads(
         if s.kind == SpanKind::Polling {
             let mut x = x0 + 3.0;
             while x < x1 - 1.0 {
-                root.draw(&PathElement::new(vec![p(x, top), p(x, bottom)], edge.stroke_width(1))).map_err(err)?;
+                root.draw(&PathElement::new(vec![p(x, top), p(x, bottom)], edge.stroke_width(1)))
+                    .map_err(err)?;
                 x += 4.0;
             }
         }
@@ -262,17 +278,23 @@ fn spans_on_threads(
         let inside = format!("{} {} ms", s.call, crate::axis::format_ms(ms, 0.0));
         let text_y = y + h / 2.0;
         if text_width(&inside, 10.0) + 6.0 < x1 - x0 {
-            root.draw(&Text::new(inside, p(x0 + 3.0, text_y), font(10.0, &INK, HPos::Left, VPos::Center))).map_err(err)?;
-        } else if text_width(&s.call, 10.0) + 6.0 < x1 - x0 {
-            root.draw(&Text::new(s.call.clone(), p(x0 + 3.0, text_y), font(10.0, &INK, HPos::Left, VPos::Center)))
+            root.draw(&Text::new(inside, p(x0 + 3.0, text_y), font(10.0, &INK, HPos::Left, VPos::Center)))
                 .map_err(err)?;
+        } else if text_width(&s.call, 10.0) + 6.0 < x1 - x0 {
+            root.draw(&Text::new(
+                s.call.clone(),
+                p(x0 + 3.0, text_y),
+                font(10.0, &INK, HPos::Left, VPos::Center),
+            ))
+            .map_err(err)?;
         }
         if !s.result.is_empty() {
             let text = format!("→ {}", s.result);
             let w = text_width(&text, 9.5);
             let left = (x1 - w).max(x0);
             if left + w < PLOT_RIGHT + 16.0 && taken.take(s.lane, left, left + w) {
-                root.draw(&Text::new(text, p(left, y + 5.0), font(9.5, &INK, HPos::Left, VPos::Center))).map_err(err)?;
+                root.draw(&Text::new(text, p(left, y + 5.0), font(9.5, &INK, HPos::Left, VPos::Center)))
+                    .map_err(err)?;
             }
         }
     }
@@ -317,7 +339,8 @@ fn marks(root: &Area, tl: &Timeline, axis: &Axis, lane_y: &[(f64, f64)], taken: 
         let w = text_width(&note, 9.0);
         let left = (x - w / 2.0).max(PLOT_LEFT - 6.0).min(PLOT_RIGHT + 16.0 - w);
         if taken.take(m.lane, left, left + w) {
-            root.draw(&Text::new(note, p(left, y + 5.0), font(9.0, &INK, HPos::Left, VPos::Center))).map_err(err)?;
+            root.draw(&Text::new(note, p(left, y + 5.0), font(9.0, &INK, HPos::Left, VPos::Center)))
+                .map_err(err)?;
         }
     }
     Ok(())
@@ -327,7 +350,8 @@ fn marks(root: &Area, tl: &Timeline, axis: &Axis, lane_y: &[(f64, f64)], taken: 
 /// alone tells the kinds apart in grey.
 pub fn shape(root: &Area, kind: MarkKind, x: f64, y: f64) -> Res {
     let r = 4.5;
-    let poly = |pts: &[(f64, f64)]| -> Vec<(i32, i32)> { pts.iter().map(|&(dx, dy)| p(x + dx, y + dy)).collect() };
+    let poly =
+        |pts: &[(f64, f64)]| -> Vec<(i32, i32)> { pts.iter().map(|&(dx, dy)| p(x + dx, y + dy)).collect() };
     let outline = |pts: Vec<(i32, i32)>| {
         let mut closed = pts.clone();
         closed.push(pts[0]);
@@ -353,7 +377,9 @@ pub fn shape(root: &Area, kind: MarkKind, x: f64, y: f64) -> Res {
             }
             Ok(())
         }
-        MarkKind::Closed => filled(&[(-1.5, -r - 2.0), (1.5, -r - 2.0), (1.5, r + 2.0), (-1.5, r + 2.0)], PURPLE),
+        MarkKind::Closed => {
+            filled(&[(-1.5, -r - 2.0), (1.5, -r - 2.0), (1.5, r + 2.0), (-1.5, r + 2.0)], PURPLE)
+        }
         MarkKind::Signal => {
             let mut star = Vec::new();
             for i in 0..10 {
@@ -375,32 +401,43 @@ pub fn shape(root: &Area, kind: MarkKind, x: f64, y: f64) -> Res {
 
 fn time_axis(root: &Area, axis: &Axis, y: f64) -> Res {
     let y = y + 4.0;
-    root.draw(&PathElement::new(vec![p(PLOT_LEFT, y), p(PLOT_RIGHT, y)], INK.stroke_width(1))).map_err(err)?;
+    root.draw(&PathElement::new(vec![p(PLOT_LEFT, y), p(PLOT_RIGHT, y)], INK.stroke_width(1)))
+        .map_err(err)?;
     let mut free = f64::NEG_INFINITY;
     for (x, label) in axis.ticks() {
         root.draw(&PathElement::new(vec![p(x, y), p(x, y + 4.0)], INK.stroke_width(1))).map_err(err)?;
         let w = text_width(&label, 10.0);
         if x - w / 2.0 > free {
-            root.draw(&Text::new(label, p(x, y + 12.0), font(10.0, &INK, HPos::Center, VPos::Center))).map_err(err)?;
+            root.draw(&Text::new(label, p(x, y + 12.0), font(10.0, &INK, HPos::Center, VPos::Center)))
+                .map_err(err)?;
             free = x + w / 2.0 + 4.0;
         }
     }
     for c in &axis.cuts {
         let text = format!("+{} ms", crate::axis::format_ms(c.ms, 0.0));
-        root.draw(&Text::new(text, p((c.x0 + c.x1) / 2.0, y + 24.0), font(9.5, &GREY, HPos::Center, VPos::Center)))
-            .map_err(err)?;
+        root.draw(&Text::new(
+            text,
+            p((c.x0 + c.x1) / 2.0, y + 24.0),
+            font(9.5, &GREY, HPos::Center, VPos::Center),
+        ))
+        .map_err(err)?;
     }
     let title = if axis.is_linear() { "time since the first event (ms)" } else { "time (ms), with breaks" };
-    root.draw(&Text::new(title, p(LABEL_RIGHT, y + 12.0), font(10.0, &GREY, HPos::Right, VPos::Center))).map_err(err)?;
+    root.draw(&Text::new(title, p(LABEL_RIGHT, y + 12.0), font(10.0, &GREY, HPos::Right, VPos::Center)))
+        .map_err(err)?;
     if !axis.is_linear() {
         let why = "≈ a quiet gap, its length under it; busy moments are stretched so each event shows";
-        root.draw(&Text::new(why, p(PLOT_LEFT, y + 36.0), font(9.5, &GREY, HPos::Left, VPos::Center))).map_err(err)?;
+        root.draw(&Text::new(why, p(PLOT_LEFT, y + 36.0), font(9.5, &GREY, HPos::Left, VPos::Center)))
+            .map_err(err)?;
     }
     Ok(())
 }
 
+/// Draws one legend entry's sample at (x, y).
+type Swatch = Box<dyn Fn(&Area, f64, f64) -> Res>;
+
 fn legend(root: &Area, kinds: &BTreeSet<MarkKind>, spans: &BTreeSet<SpanKind>, tl: &Timeline, y: f64) -> Res {
-    let mut items: Vec<(Box<dyn Fn(&Area, f64, f64) -> Res>, String)> = Vec::new();
+    let mut items: Vec<(Swatch, String)> = Vec::new();
     for &kind in spans {
         let words = match kind {
             SpanKind::Asleep => "in a call, asleep",
@@ -410,8 +447,10 @@ fn legend(root: &Area, kinds: &BTreeSet<MarkKind>, spans: &BTreeSet<SpanKind>, t
         items.push((
             Box::new(move |root: &Area, x: f64, y: f64| {
                 let (fill, edge) = span_colours(kind);
-                root.draw(&Rectangle::new([p(x - 8.0, y - 5.0), p(x + 8.0, y + 5.0)], fill.filled())).map_err(err)?;
-                root.draw(&Rectangle::new([p(x - 8.0, y - 5.0), p(x + 8.0, y + 5.0)], edge.stroke_width(1))).map_err(err)
+                root.draw(&Rectangle::new([p(x - 8.0, y - 5.0), p(x + 8.0, y + 5.0)], fill.filled()))
+                    .map_err(err)?;
+                root.draw(&Rectangle::new([p(x - 8.0, y - 5.0), p(x + 8.0, y + 5.0)], edge.stroke_width(1)))
+                    .map_err(err)
             }),
             words.to_string(),
         ));
@@ -419,20 +458,27 @@ fn legend(root: &Area, kinds: &BTreeSet<MarkKind>, spans: &BTreeSet<SpanKind>, t
     if tl.lanes.iter().any(|l| l.kind == LaneKind::Thing) {
         items.push((
             Box::new(|root: &Area, x: f64, y: f64| {
-                root.draw(&Rectangle::new([p(x - 8.0, y - 2.0), p(x + 8.0, y + 2.0)], RGBColor(0xBB, 0xBB, 0xBB).filled()))
-                    .map_err(err)
+                root.draw(&Rectangle::new(
+                    [p(x - 8.0, y - 2.0), p(x + 8.0, y + 2.0)],
+                    RGBColor(0xBB, 0xBB, 0xBB).filled(),
+                ))
+                .map_err(err)
             }),
             "open / in flight".to_string(),
         ));
     }
     for &kind in kinds {
-        items.push((Box::new(move |root: &Area, x: f64, y: f64| shape(root, kind, x, y)), kind.legend().to_string()));
+        items.push((
+            Box::new(move |root: &Area, x: f64, y: f64| shape(root, kind, x, y)),
+            kind.legend().to_string(),
+        ));
     }
     for (i, (draw, words)) in items.iter().enumerate() {
         let x = 20.0 + (i % 4) as f64 * 192.0;
         let y = y + (i / 4) as f64 * 18.0;
         draw(root, x, y)?;
-        root.draw(&Text::new(words.clone(), p(x + 14.0, y), font(10.5, &INK, HPos::Left, VPos::Center))).map_err(err)?;
+        root.draw(&Text::new(words.clone(), p(x + 14.0, y), font(10.5, &INK, HPos::Left, VPos::Center)))
+            .map_err(err)?;
     }
     Ok(())
 }

@@ -110,7 +110,8 @@ fn run(cli: Cli) -> Result<()> {
             return Err(Error::usage(format!("no demo named {:?}; the demos are:{list}", cli.name)));
         }
         let (text, status) = run_demo(&cli.name, &cli.args)?;
-        let shown = std::iter::once(cli.name.clone()).chain(cli.args.iter().cloned()).collect::<Vec<_>>().join(" ");
+        let shown =
+            std::iter::once(cli.name.clone()).chain(cli.args.iter().cloned()).collect::<Vec<_>>().join(" ");
         (text, format!("just run {shown}"), cli.name.clone(), status)
     };
     let caption = Caption {
@@ -128,7 +129,8 @@ fn run(cli: Cli) -> Result<()> {
     let path = match cli.output {
         Some(path) => path,
         None => {
-            let target = std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| workspace_root().join("target"), PathBuf::from);
+            let target = std::env::var_os("CARGO_TARGET_DIR")
+                .map_or_else(|| workspace_root().join("target"), PathBuf::from);
             let dir = target.join("timeline");
             std::fs::create_dir_all(&dir).with_context(|| format!("create {}", dir.display()))?;
             dir.join(format!("{default_name}.svg"))
@@ -137,7 +139,10 @@ fn run(cli: Cli) -> Result<()> {
     std::fs::write(&path, svg).with_context(|| format!("write {}", path.display()))?;
     println!("{}", path.display());
     match demo_failed {
-        Some(code) => Err(Error::msg(format!("{} exited with status {code}", cli.name), "the picture shows the run up to there")),
+        Some(code) => Err(Error::msg(
+            format!("{} exited with status {code}", cli.name),
+            "the picture shows the run up to there",
+        )),
         None => Ok(()),
     }
 }

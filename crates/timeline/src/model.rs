@@ -277,7 +277,11 @@ impl Builder {
             self.ready_marks(e);
             return true;
         }
-        for (field, kind) in [("waited_ms", SpanKind::Asleep), ("blocked_ms", SpanKind::Asleep), ("slept_ms", SpanKind::Asleep)] {
+        for (field, kind) in [
+            ("waited_ms", SpanKind::Asleep),
+            ("blocked_ms", SpanKind::Asleep),
+            ("slept_ms", SpanKind::Asleep),
+        ] {
             if let Some(ms) = e.num(field).filter(|ms| *ms >= 0.0) {
                 let call = match name {
                     "multi_wait" => "curl_multi_wait".to_string(),
@@ -368,7 +372,9 @@ impl Builder {
                 continue;
             }
             let name = e.text("label").unwrap_or_else(|| match field {
-                "input" | "block" => format!("{field} {}", e.int(field).map_or(value.clone(), |n| (n + 1).to_string())),
+                "input" | "block" => {
+                    format!("{field} {}", e.int(field).map_or(value.clone(), |n| (n + 1).to_string()))
+                }
                 "req" | "request" => format!("request {value}"),
                 _ => String::new(),
             });
@@ -424,7 +430,11 @@ impl Builder {
             // The newest lane reading from that kind of source; else the newest fd lane
             // that has not said what it reads from (a read demo's `open` event).
             let same = self.lanes.iter().rposition(|l| l.source.as_deref() == Some(&source));
-            let unsaid = || self.lanes.iter().rposition(|l| l.kind == LaneKind::Thing && l.source.is_none() && l.handle.starts_with("fd "));
+            let unsaid = || {
+                self.lanes.iter().rposition(|l| {
+                    l.kind == LaneKind::Thing && l.source.is_none() && l.handle.starts_with("fd ")
+                })
+            };
             let lane = match same.or_else(unsaid) {
                 Some(lane) => lane,
                 None => self.lane(&format!("source:{source}"), LaneKind::Thing, &source, "", t),
@@ -602,7 +612,8 @@ fn wait_result(e: &Event) -> String {
 
 /// The error an event reports, if any: an errno name, a failed status, a curl error.
 fn errno(e: &Event) -> Option<String> {
-    let nested = e.fields.get("result").and_then(|r| r.get("errno")).and_then(Value::as_str).map(str::to_string);
+    let nested =
+        e.fields.get("result").and_then(|r| r.get("errno")).and_then(Value::as_str).map(str::to_string);
     let found = e
         .text("errno")
         .or(nested)
@@ -614,7 +625,10 @@ fn errno(e: &Event) -> Option<String> {
 /// The kind of mark an event makes: known names first, then words in the name.
 pub fn classify(e: &Event) -> MarkKind {
     let name = e.name.as_str();
-    if name == "aio_cancel" || (errno(e).is_some() && name != "aio_error") || e.fields.get("ok") == Some(&Value::Bool(false)) {
+    if name == "aio_cancel"
+        || (errno(e).is_some() && name != "aio_error")
+        || e.fields.get("ok") == Some(&Value::Bool(false))
+    {
         return MarkKind::Failed;
     }
     if name == "race_step" {
@@ -623,13 +637,37 @@ pub fn classify(e: &Event) -> MarkKind {
     let exact: &[(&[&str], MarkKind)] = &[
         (&["ready"], MarkKind::Ready),
         (
-            &["accepted", "open", "pipe", "socketpair", "listening", "socket_opened", "transfer_started", "aio_read",
-              "accept_returned", "read_start", "set_nonblocking", "peer_scheduled", "worker_running"],
+            &[
+                "accepted",
+                "open",
+                "pipe",
+                "socketpair",
+                "listening",
+                "socket_opened",
+                "transfer_started",
+                "aio_read",
+                "accept_returned",
+                "read_start",
+                "set_nonblocking",
+                "peer_scheduled",
+                "worker_running",
+            ],
             MarkKind::Start,
         ),
         (
-            &["read", "read_returned", "recv_returned", "aio_return", "callback", "collected", "main_received",
-              "nowait_read", "read_blocking", "polling_summary", "blocking_baseline"],
+            &[
+                "read",
+                "read_returned",
+                "recv_returned",
+                "aio_return",
+                "callback",
+                "collected",
+                "main_received",
+                "nowait_read",
+                "read_blocking",
+                "polling_summary",
+                "blocking_baseline",
+            ],
             MarkKind::DataIn,
         ),
         (&["flushed", "relayed", "pipe_write", "stats_served"], MarkKind::DataOut),
@@ -637,8 +675,19 @@ pub fn classify(e: &Event) -> MarkKind {
         (&["left", "quit", "handle_removed", "partial_dropped"], MarkKind::Closed),
         (&["signal"], MarkKind::Signal),
         (
-            &["aio_error", "still_polling", "renamed", "command", "sanitized", "signals_blocked", "sigmask",
-              "multi_perform", "multi_fdset", "process", "file_evicted"],
+            &[
+                "aio_error",
+                "still_polling",
+                "renamed",
+                "command",
+                "sanitized",
+                "signals_blocked",
+                "sigmask",
+                "multi_perform",
+                "multi_fdset",
+                "process",
+                "file_evicted",
+            ],
             MarkKind::Step,
         ),
     ];
@@ -709,4 +758,85 @@ fn short_flags(flags: &[&str]) -> String {
         })
         .collect::<Vec<_>>()
         .join("+")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::events::parse;
+
+    fn build_from(lines: &str) -> Timeline {
+        build(&parse(lines).events)
+    }
+
+    fn labels(tl: &Timeline) -> Vec<String> {
+        tl.lanes.iter().map(Lane::label).collect()
+    }
+
+    #[test]
+    fn a_reused_fd_number_gets_a_new_lane_and_a_pipe_is_one_lane() {
+        let tl = build_from(concat!(
+            "{\"t_ms\":0,\"event\":\"open\",\"fd\":3,\"source\":\"file\"}\n",
+            "{\"t_ms\":1,\"event\":\"read_returned\",\"fd\":3,\"bytes\":26,\"blocked_ms\":0.5,\"source\":\"file\"}\n",
+            "{\"t_ms\":2,\"event\":\"pipe\",\"read_fd\":3,\"write_fd\":4}\n",
+            "{\"t_ms\":3,\"event\":\"pipe_write\",\"fd\":4,\"bytes\":6}\n",
+            "{\"t_ms\":9,\"event\":\"read_returned\",\"fd\":3,\"bytes\":6,\"blocked_ms\":6,\"source\":\"pipe\"}\n",
+        ));
+        assert_eq!(labels(&tl), ["main thread", "file (fd 3)", "pipe (fd 3 ← fd 4)"]);
+        let pipe: Vec<(&str, &str)> =
+            tl.marks.iter().filter(|m| m.lane == 2).map(|m| (m.event.as_str(), m.note.as_str())).collect();
+        assert_eq!(pipe, [("pipe", ""), ("pipe_write", "6 B"), ("read_returned", "6 B")]);
+        let sleeps: Vec<(f64, f64, &str)> =
+            tl.spans.iter().map(|s| (s.start, s.end, s.result.as_str())).collect();
+        assert_eq!(sleeps, [(0.5, 1.0, "26 B"), (3.0, 9.0, "6 B")]);
+    }
+
+    #[test]
+    fn a_wait_is_a_span_ending_in_its_result_and_ready_fds_are_marked() {
+        let tl = build_from(concat!(
+            "{\"t_ms\":0,\"event\":\"listening\",\"fd\":3,\"chat_fd\":3,\"stats_fd\":4}\n",
+            "{\"t_ms\":1,\"event\":\"wait\",\"call\":\"select\",\"read\":[3,4]}\n",
+            "{\"t_ms\":5,\"event\":\"ready\",\"count\":1,\"fds\":[{\"fd\":3,\"flags\":[\"readable\"],\"owner\":\"chat listener\"}]}\n",
+            "{\"t_ms\":6,\"event\":\"accepted\",\"fd\":7,\"nick\":\"guest1\"}\n",
+            "{\"t_ms\":7,\"event\":\"wait\",\"call\":\"select\"}\n",
+            "{\"t_ms\":407,\"event\":\"still_waiting\",\"call\":\"select\"}\n",
+            "{\"t_ms\":408,\"event\":\"renamed\",\"fd\":7,\"old\":\"guest1\",\"new\":\"ann\"}\n",
+            "{\"t_ms\":409,\"event\":\"left\",\"fd\":7,\"nick\":\"ann\"}\n",
+            "{\"t_ms\":410,\"event\":\"accepted\",\"fd\":7,\"nick\":\"guest2\"}\n",
+        ));
+        assert_eq!(
+            labels(&tl),
+            ["main thread", "chat listener (fd 3)", "stats listener (fd 4)", "ann (fd 7)", "guest2 (fd 7)"]
+        );
+        let spans: Vec<(f64, f64, &str, &str)> =
+            tl.spans.iter().map(|s| (s.start, s.end, s.call.as_str(), s.result.as_str())).collect();
+        assert_eq!(spans, [(1.0, 5.0, "select", "1 ready"), (7.0, 407.0, "select", "timed out")]);
+        let ready: Vec<(usize, f64, &str)> = tl
+            .marks
+            .iter()
+            .filter(|m| m.kind == MarkKind::Ready)
+            .map(|m| (m.lane, m.t, m.note.as_str()))
+            .collect();
+        assert_eq!(ready, [(1, 5.0, "in")]);
+    }
+
+    #[test]
+    fn requests_and_threads_get_their_own_lanes() {
+        let tl = build_from(concat!(
+            "{\"t_ms\":0,\"event\":\"main_thread\",\"tid\":10}\n",
+            "{\"t_ms\":1,\"event\":\"aio_read\",\"fd\":3,\"input\":0,\"label\":\"input 1\",\"nbytes\":4096}\n",
+            "{\"t_ms\":2,\"event\":\"aio_cancel\",\"fd\":3,\"req\":\"NULL\",\"name\":\"AIO_NOTCANCELED\"}\n",
+            "{\"t_ms\":50,\"event\":\"callback\",\"input\":0,\"bytes\":4096,\"tid\":11}\n",
+            "{\"t_ms\":51,\"event\":\"main_received\",\"input\":0,\"tid\":10}\n",
+        ));
+        assert_eq!(labels(&tl), ["main thread", "thread (tid 11)", "input 1", "fd 3"]);
+        let cancel = tl.marks.iter().find(|m| m.event == "aio_cancel").expect("the cancel is drawn");
+        assert_eq!((cancel.lane, cancel.kind, cancel.note.as_str()), (3, MarkKind::Failed, "NOTCANCELED"));
+        // The callback is marked on its request and on the thread that ran it.
+        let callback: Vec<usize> =
+            tl.marks.iter().filter(|m| m.event == "callback").map(|m| m.lane).collect();
+        assert_eq!(callback, [2, 1]);
+        // Main slept on the channel from its last call until the callback's message.
+        assert_eq!(tl.spans.iter().map(|s| (s.lane, s.start, s.end)).collect::<Vec<_>>(), [(0, 2.0, 51.0)]);
+    }
 }
