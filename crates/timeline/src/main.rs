@@ -70,8 +70,10 @@ enum AxisArg {
     Cut,
 }
 
+/// The workspace this binary was built in (two folders above this crate).
 fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+    let here = Path::new(env!("CARGO_MANIFEST_DIR"));
+    here.parent().and_then(Path::parent).unwrap_or(here).to_path_buf()
 }
 
 fn main() -> ExitCode {
@@ -104,14 +106,29 @@ fn run(cli: Cli) -> Result<()> {
         std::io::stdin().read_to_string(&mut text).context("read events from stdin")?;
         (text, String::new(), "stdin".to_string(), None)
     } else {
-        let demos = known_demos();
-        if !demos.iter().any(|d| d == &cli.name) {
-            let list: String = demos.iter().map(|d| format!("\n  {d}")).collect();
-            return Err(Error::usage(format!("no demo named {:?}; the demos are:{list}", cli.name)));
+        if cli.name.is_empty() {
+            let list: String = demo_list::all().iter().map(|d| format!("\n  {}", d.name)).collect();
+            return Err(Error::usage(format!(
+                "just timeline NAME [ARGS...] (or `just timeline - < events.jsonl`); the demos are:{list}"
+            )));
         }
-        let (text, status) = run_demo(&cli.name, &cli.args)?;
-        let shown =
-            std::iter::once(cli.name.clone()).chain(cli.args.iter().cloned()).collect::<Vec<_>>().join(" ");
+        if demo_list::find(&cli.name).is_none() {
+            let list: String = demo_list::all().iter().map(|d| format!("\n  {}", d.name)).collect();
+            let near = demo_list::did_you_mean(&cli.name)
+                .map(|n| format!(" did you mean {n:?}?"))
+                .unwrap_or_default();
+            return Err(Error::usage(format!("no demo named {:?};{near} the demos are:{list}", cli.name)));
+        }
+        // `just timeline curl-multi -- --parallel 2`: the `--` is ours to drop.
+        let args = match cli.args.split_first() {
+            Some((first, rest)) if first == "--" => rest,
+            _ => &cli.args[..],
+        };
+        let (text, status) = run_demo(&cli.name, args)?;
+        let shown = std::iter::once(cli.name.as_str())
+            .chain(args.iter().map(String::as_str))
+            .collect::<Vec<_>>()
+            .join(" ");
         (text, format!("just run {shown}"), cli.name.clone(), status)
     };
     let caption = Caption {
@@ -164,23 +181,4 @@ fn run_demo(name: &str, args: &[String]) -> Result<(String, Option<i32>)> {
     let text = String::from_utf8_lossy(&output.stdout).into_owned();
     let failed = (!output.status.success()).then(|| output.status.code().unwrap_or(1));
     Ok((text, failed))
-}
-
-/// The demos `just run` knows, in lecture order.
-fn known_demos() -> Vec<String> {
-    [
-        "blocking-read",
-        "nonblocking-read",
-        "select",
-        "pselect",
-        "poll",
-        "curl-multi",
-        "curl-select",
-        "aio-poll-loop",
-        "aio-callback",
-        "aio-cancel",
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect()
 }
