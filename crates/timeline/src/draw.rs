@@ -29,6 +29,8 @@ pub struct Caption {
     pub command: String,
     /// The fingerprint of the events read (see `events::fingerprint`).
     pub fingerprint: String,
+    /// The filter the events went through (`run=overlap`), or empty.
+    pub only: String,
     /// Fixed length of the axis in ms (to compare two pictures), or none.
     pub axis_ms: Option<f64>,
     pub mode: Option<Mode>,
@@ -55,9 +57,18 @@ fn err<E: std::fmt::Debug>(e: E) -> String {
     format!("drawing the SVG failed: {e:?}")
 }
 
-/// Rough width of `text` at `size` px (sans-serif averages about 0.55 em a character).
+/// Rough width of `text` at `size` px in a sans-serif font: capitals and digits are
+/// wider than small letters, spaces and punctuation narrower.
 fn text_width(text: &str, size: f64) -> f64 {
-    text.chars().count() as f64 * size * 0.56
+    let em: f64 = text
+        .chars()
+        .map(|c| match c {
+            'A'..='Z' | 'm' | 'w' | '0'..='9' | '_' => 0.68,
+            ' ' | '.' | ',' | ':' | ';' | 'i' | 'l' | 'j' | '(' | ')' | '|' | '\'' => 0.3,
+            _ => 0.54,
+        })
+        .sum();
+    em * size
 }
 
 fn font(size: f64, color: &'static RGBColor, h: HPos, v: VPos) -> TextStyle<'static> {
@@ -291,7 +302,7 @@ fn spans_on_threads(
         if !s.result.is_empty() {
             let text = format!("→ {}", s.result);
             let w = text_width(&text, 9.5);
-            let left = (x1 - w).max(x0);
+            let left = (x1 - w).max(PLOT_LEFT - 6.0);
             if left + w < PLOT_RIGHT + 16.0 && taken.take(s.lane, left, left + w) {
                 root.draw(&Text::new(text, p(left, y + 5.0), font(9.5, &INK, HPos::Left, VPos::Center)))
                     .map_err(err)?;

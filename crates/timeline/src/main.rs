@@ -134,6 +134,7 @@ fn run(cli: Cli) -> Result<()> {
     let caption = Caption {
         command: cli.command.clone().unwrap_or(command),
         fingerprint: String::new(),
+        only: cli.only.clone().unwrap_or_default(),
         axis_ms: cli.axis_ms,
         mode: Some(match cli.axis {
             AxisArg::Auto => Mode::Auto,
