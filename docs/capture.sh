@@ -277,6 +277,6 @@ picture aio-poll-loop-baseline aio-poll-loop --only run=baseline --axis-ms 1700
 picture aio-poll-loop-suspend aio-poll-loop-suspend --axis linear
 picture aio-callback aio-callback --axis linear
 picture aio-callback-signal aio-callback-signal --axis linear
-picture aio-cancel aio-cancel --axis linear
+picture aio-cancel aio-cancel --axis cut
 
 echo "done: $(ls "$out" | wc -l) files in $out" >&2

@@ -199,14 +199,16 @@ fn header(root: &Area, tl: &Timeline, caption: &Caption) -> Res {
     } else {
         format!("$ {}", caption.command)
     };
-    root.draw(&Text::new(fit(&command, 100), p(12.0, 38.0), mono(11.5))).map_err(err)?;
-    let what = format!(
-        "{} events, {} ms; one lane per thread and per thing the program works on",
-        tl.events,
-        crate::axis::format_ms(tl.end - tl.start, 0.0)
-    );
-    root.draw(&Text::new(what, p(PLOT_RIGHT, 38.0), font(10.5, &GREY, HPos::Right, VPos::Center)))
-        .map_err(err)
+    let command = fit(&command, 110);
+    // Monospace: about 0.6 em a character.
+    let command_end = 12.0 + command.chars().count() as f64 * 11.5 * 0.6;
+    root.draw(&Text::new(command, p(12.0, 38.0), mono(11.5))).map_err(err)?;
+    let what = format!("{} events, {} ms", tl.events, crate::axis::format_ms(tl.end - tl.start, 0.0));
+    if command_end + 16.0 < PLOT_RIGHT - text_width(&what, 10.5) {
+        root.draw(&Text::new(what, p(PLOT_RIGHT, 38.0), font(10.5, &GREY, HPos::Right, VPos::Center)))
+            .map_err(err)?;
+    }
+    Ok(())
 }
 
 fn lanes(root: &Area, tl: &Timeline, lane_y: &[(f64, f64)]) -> Res {

@@ -293,6 +293,11 @@ impl Builder {
                 return !matches!(name, "read_returned");
             }
         }
+        // `aio_suspend_timeout`: a call that slept its whole timeout.
+        if let (Some(call), Some(ms)) = (name.strip_suffix("_timeout"), e.num("timeout_ms")) {
+            self.span(thread, t - ms, t, SpanKind::Asleep, call, "timed out");
+            return true;
+        }
         let last = self.thread_last.get(&thread).copied();
         match name {
             "read_blocking" => {
@@ -548,9 +553,17 @@ impl Builder {
         for (lane, (start, call)) in pending {
             self.span(lane, start, end, SpanKind::Asleep, &call, "still waiting");
         }
-        let mut order: Vec<usize> = (0..self.lanes.len()).collect();
+        // A thread lane with nothing on it (every event was about a thing) is left out.
+        let used: Vec<bool> = (0..self.lanes.len())
+            .map(|i| {
+                self.lanes[i].kind == LaneKind::Thing
+                    || self.spans.iter().any(|s| s.lane == i)
+                    || self.marks.iter().any(|m| m.lane == i)
+            })
+            .collect();
+        let mut order: Vec<usize> = (0..self.lanes.len()).filter(|&i| used[i]).collect();
         order.sort_by_key(|&i| (self.lanes[i].kind != LaneKind::Thread, i));
-        let mut new_index = vec![0; order.len()];
+        let mut new_index = vec![0; self.lanes.len()];
         for (new, &old) in order.iter().enumerate() {
             new_index[old] = new;
         }
