@@ -417,10 +417,13 @@ fn time_axis(root: &Area, axis: &Axis, y: f64) -> Res {
     root.draw(&PathElement::new(vec![p(PLOT_LEFT, y), p(PLOT_RIGHT, y)], INK.stroke_width(1)))
         .map_err(err)?;
     let mut free = f64::NEG_INFINITY;
+    let mut last = String::new();
     for (x, label) in axis.ticks() {
         root.draw(&PathElement::new(vec![p(x, y), p(x, y + 4.0)], INK.stroke_width(1))).map_err(err)?;
         let w = text_width(&label, 10.0);
-        if x - w / 2.0 > free {
+        // Both ends of a short stretch between two breaks can round to one label.
+        if x - w / 2.0 > free && label != last {
+            last = label.clone();
             root.draw(&Text::new(label, p(x, y + 12.0), font(10.0, &INK, HPos::Center, VPos::Center)))
                 .map_err(err)?;
             free = x + w / 2.0 + 4.0;
