@@ -273,6 +273,7 @@ picture pselect-race pselect-race --axis cut
 picture poll poll --axis cut
 picture curl-multi curl-multi --axis-ms 3100
 picture curl-multi-sequential curl-multi-sequential --axis-ms 3100
+picture curl-multi-poll curl-multi-poll --axis linear
 picture curl-select curl-select --axis linear
 picture aio-poll-loop-overlap aio-poll-loop --only run=overlap --axis-ms 1700
 picture aio-poll-loop-baseline aio-poll-loop --only run=baseline --axis-ms 1700

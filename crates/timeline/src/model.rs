@@ -284,7 +284,7 @@ impl Builder {
         ] {
             if let Some(ms) = e.num(field).filter(|ms| *ms >= 0.0) {
                 let call = match name {
-                    "multi_wait" => "curl_multi_wait".to_string(),
+                    "multi_wait" => e.text("call").unwrap_or_else(|| "curl_multi_wait".into()),
                     "read_returned" | "blocking_baseline" => "read".to_string(),
                     other => e.text("call").unwrap_or_else(|| other.to_string()),
                 };
@@ -609,6 +609,7 @@ fn wait_result(e: &Event) -> String {
             Some(r) => r,
             None => String::new(),
         },
+        "multi_wait" if e.fields.get("woken") == Some(&Value::Bool(true)) => "woken up".into(),
         "multi_wait" => e.int("numfds").map(|n| format!("{n} fds")).unwrap_or_default(),
         "transfer_done" => e.int("http_status").map(|s| s.to_string()).unwrap_or_default(),
         _ => {
@@ -686,9 +687,10 @@ pub fn classify(e: &Event) -> MarkKind {
         (&["flushed", "relayed", "pipe_write", "stats_served"], MarkKind::DataOut),
         (&["transfer_done", "wait_done", "file_done"], MarkKind::Done),
         (&["left", "quit", "handle_removed", "partial_dropped"], MarkKind::Closed),
-        (&["signal"], MarkKind::Signal),
+        (&["signal", "wakeup"], MarkKind::Signal),
         (
             &[
+                "held_back",
                 "aio_error",
                 "still_polling",
                 "renamed",
@@ -744,6 +746,8 @@ fn note(e: &Event, kind: MarkKind) -> String {
             };
         }
         "accepted" => return e.text("nick").unwrap_or_default(),
+        "held_back" => return e.num("after_ms").map(|ms| format!("held back {ms} ms")).unwrap_or_default(),
+        "wakeup" => return "wakeup".into(),
         "still_polling" => return e.int("eagain_so_far").map(|n| format!("{n} EAGAIN")).unwrap_or_default(),
         "transfer_done" => {
             if let Some(status) = e.int("http_status") {
