@@ -6,7 +6,7 @@
 //! when printed in grey. Text is estimated, not measured (no font files): a label
 //! that would run into the previous one on its lane is left out rather than overlap.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
@@ -325,16 +325,21 @@ fn span_colours(kind: SpanKind) -> (RGBColor, RGBColor) {
 /// The stretches of each lane's text row already written on: a note that would
 /// overlap one is left out (its mark is still drawn).
 #[derive(Default)]
-struct Taken(HashMap<usize, Vec<(f64, f64)>>);
+struct Taken(HashMap<usize, BTreeMap<i64, f64>>);
 
 impl Taken {
-    /// Claims `x0..x1` on `lane`'s text row if it is free.
+    /// Claims `x0..x1` on `lane`'s text row if it is free (with 3 px to spare).
     fn take(&mut self, lane: usize, x0: f64, x1: f64) -> bool {
         let row = self.0.entry(lane).or_default();
-        if row.iter().any(|&(a, b)| x0 < b + 3.0 && x1 + 3.0 > a) {
-            return false;
+        // Claimed stretches never overlap, so only the last one starting before our end
+        // can reach into ours.
+        let key = |x: f64| (x * 16.0).round() as i64;
+        if let Some((&start, &end)) = row.range(..key(x1 + 3.0)).next_back() {
+            if end + 3.0 > x0 && (start as f64) / 16.0 < x1 + 3.0 {
+                return false;
+            }
         }
-        row.push((x0, x1));
+        row.insert(key(x0), x1);
         true
     }
 }
