@@ -11,7 +11,8 @@
 # end): each from the --json run the .events record was made from, kept as NAME.jsonl.
 #
 # `docs/capture.sh --pictures` redraws only the pictures: new --json runs of the
-# recorded commands, leaving the captured text and records as they are.
+# recorded commands, leaving the captured text and records as they are;
+# `--redraw` draws them again from the kept runs, running nothing.
 #
 # Demos not in the workspace yet are skipped (their chapters are stubs). Traces need
 # strace; without it they are skipped and the old trace files kept.
@@ -21,7 +22,11 @@ out=docs/src/captured
 bin="${CARGO_TARGET_DIR:-target}/debug"
 export NO_COLOR=1
 only_pictures=false
+redraw=false
 [ "${1:-}" = --pictures ] && only_pictures=true
+# --redraw: the pictures again from the runs kept in captured/*.jsonl (after a change
+# to the timeline crate); nothing is run.
+[ "${1:-}" = --redraw ] && only_pictures=true && redraw=true
 pictures=docs/src/pictures
 mkdir -p "$out" "$pictures"
 # The --json runs of this capture, until a picture keeps them (see picture below).
@@ -56,6 +61,7 @@ capture() {
   if $only_pictures; then
     # Only the runs a picture is drawn from.
     grep -qE "^picture [^ ]+ $file( |\$)" "$0" || return 0
+    $redraw && return 0
     echo "run $file: $demo $* --json" >&2
     "$bin/$demo" "$@" --json >"$runs/$file.jsonl"
     return
@@ -152,11 +158,14 @@ capture_trace() {
 picture() {
   local name=$1 from=$2
   shift 2
-  if [ ! -f "$runs/$from.jsonl" ]; then
+  if $redraw; then
+    [ -f "$out/$from.jsonl" ] || { echo "skip picture $name: no captured/$from.jsonl" >&2; return; }
+  elif [ -f "$runs/$from.jsonl" ]; then
+    cp "$runs/$from.jsonl" "$out/$from.jsonl"
+  else
     echo "skip picture $name: $from was not captured" >&2
     return
   fi
-  cp "$runs/$from.jsonl" "$out/$from.jsonl"
   local demo args
   demo=$(sed -n 's/^demo: //p' "$out/$from.events")
   args=$(sed -n 's/^args: //p' "$out/$from.events")

@@ -78,6 +78,19 @@ impl Axis {
             return Axis::linear(first, last, x0, x1);
         }
         let width = x1 - x0;
+        // Once the longest gaps are cut, the rest of the time is stretched over the width,
+        // and a gap that was short next to 400 ms can now fill a fifth of the picture:
+        // cut those too (longest first), while the cuts left are few.
+        loop {
+            let uncut: Vec<usize> = (0..gaps.len()).filter(|i| !long.contains(i)).collect();
+            let uncut_ms: f64 = uncut.iter().map(|&i| gaps[i]).sum();
+            let Some(&widest) = uncut.iter().max_by(|&&a, &&b| gaps[a].total_cmp(&gaps[b])) else { break };
+            let share = if uncut_ms > 0.0 { gaps[widest] / uncut_ms } else { 0.0 };
+            if long.len() >= MAX_CUTS || share < 0.15 || gaps[widest] <= typical * 20.0 {
+                break;
+            }
+            long.push(widest);
+        }
         let short_steps = gaps.len() - long.len();
         let short_ms: f64 = (0..gaps.len()).filter(|i| !long.contains(i)).map(|i| gaps[i]).sum();
         let room = (width - CUT_PX * long.len() as f64).max(width * 0.3);
@@ -214,6 +227,10 @@ mod tests {
         assert!((xs[6] - 600.0).abs() < 1e-6);
         // The burst at the start is spread out, not a blot.
         assert!(xs[3] - xs[0] > 20.0, "{xs:?}");
+        // A gap short next to the cut ones but long next to the rest is cut too.
+        let times = [0.0, 0.01, 0.02, 12.0, 12.01, 12.02, 400.0, 400.01];
+        let a = Axis::cut(&times, 0.0, 600.0);
+        assert_eq!(a.cuts.iter().map(|c| c.ms.round()).collect::<Vec<_>>(), [12.0, 388.0]);
     }
 
     #[test]
