@@ -19,7 +19,8 @@ const LABEL_RIGHT: f64 = 172.0;
 const PLOT_LEFT: f64 = 184.0;
 const PLOT_RIGHT: f64 = 780.0;
 const TOP: f64 = 64.0;
-const THREAD_H: f64 = 36.0;
+/// A thread lane has three rows: the calls' results, the calls, the marks and their notes.
+const THREAD_H: f64 = 46.0;
 const THING_H: f64 = 28.0;
 
 /// What the picture says about where it came from, under the title.
@@ -273,10 +274,10 @@ fn spans_on_threads(
     taken: &mut Taken,
 ) -> Res {
     for s in &tl.spans {
-        let (y, h) = lane_y[s.lane];
+        let (y, _) = lane_y[s.lane];
         let (x0, x1) = (axis.x(s.start), axis.x(s.end));
         let x1 = x1.max(x0 + 2.0);
-        let (top, bottom) = (y + h / 2.0 - 7.0, y + h / 2.0 + 7.0);
+        let (top, bottom) = (y + 11.0, y + 25.0);
         let (fill, edge) = span_colours(s.kind);
         root.draw(&Rectangle::new([p(x0, top), p(x1, bottom)], fill.filled())).map_err(err)?;
         if s.kind == SpanKind::Polling {
@@ -291,7 +292,7 @@ fn spans_on_threads(
         // The call's name inside the span when it fits, its result just after it.
         let ms = s.end - s.start;
         let inside = format!("{} {} ms", s.call, crate::axis::format_ms(ms, 0.0));
-        let text_y = y + h / 2.0;
+        let text_y = y + 18.0;
         if text_width(&inside, 10.0) + 6.0 < x1 - x0 {
             root.draw(&Text::new(inside, p(x0 + 3.0, text_y), font(10.0, &INK, HPos::Left, VPos::Center)))
                 .map_err(err)?;
@@ -350,7 +351,11 @@ fn marks(root: &Area, tl: &Timeline, axis: &Axis, lane_y: &[(f64, f64)], taken: 
     for m in &tl.marks {
         let (y, h) = lane_y[m.lane];
         let x = axis.x(m.t);
-        let cy = if tl.lanes[m.lane].kind == LaneKind::Thread { y + h - 8.0 } else { y + h / 2.0 };
+        // On a thread lane the marks and their notes sit under the calls; elsewhere the
+        // note goes above the mark.
+        let thread = tl.lanes[m.lane].kind == LaneKind::Thread;
+        let (cy, note_y, row) =
+            if thread { (y + 31.0, y + 41.0, usize::MAX - m.lane) } else { (y + h / 2.0, y + 5.0, m.lane) };
         shape(root, m.kind, x, cy)?;
         if m.note.is_empty() {
             continue;
@@ -358,8 +363,8 @@ fn marks(root: &Area, tl: &Timeline, axis: &Axis, lane_y: &[(f64, f64)], taken: 
         let note = fit(&m.note, 18);
         let w = text_width(&note, 9.0);
         let left = (x - w / 2.0).max(PLOT_LEFT - 6.0).min(PLOT_RIGHT + 16.0 - w);
-        if taken.take(m.lane, left, left + w) {
-            root.draw(&Text::new(note, p(left, y + 5.0), font(9.0, &INK, HPos::Left, VPos::Center)))
+        if taken.take(row, left, left + w) {
+            root.draw(&Text::new(note, p(left, note_y), font(9.0, &INK, HPos::Left, VPos::Center)))
                 .map_err(err)?;
         }
     }
