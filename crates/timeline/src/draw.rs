@@ -202,6 +202,8 @@ fn header(root: &Area, tl: &Timeline, caption: &Caption) -> Res {
     } else {
         format!("$ {}", caption.command)
     };
+    let command =
+        if caption.only.is_empty() { command } else { format!("{command}   # only {}", caption.only) };
     let command = fit(&command, 110);
     // Monospace: about 0.6 em a character.
     let command_end = 12.0 + command.chars().count() as f64 * 11.5 * 0.6;

@@ -339,6 +339,7 @@ fn only_draws_one_part_of_a_run_on_a_fixed_axis() {
     assert_eq!(code, 0, "{stderr}");
     let svg = read_svg(&stdout);
     assert_eq!(lane_labels(&svg), ["main thread", "input 2"]);
+    assert!(svg.contains("# only run=overlap"), "the picture says it shows part of the run");
     let words: Vec<String> = texts(&svg).into_iter().map(|(_, t)| t).collect();
     assert!(words.iter().any(|w| w == "100"), "the axis reaches 100 ms: {words:?}");
     assert!(words.iter().any(|w| w == "→ 3 polls"), "{words:?}");
