@@ -254,6 +254,9 @@ excerpt aio-speedup aio-poll-loop 'measured [0-9.]+x' 3
 capture aio-poll-loop-suspend aio-poll-loop set --wait suspend --chunk-ms 300 --inputs 2
 require aio-poll-loop-suspend 'aio_suspend = -1 EAGAIN'
 excerpt aio-suspend-timeout aio-poll-loop-suspend 'aio_read\(fd [0-9]+, input 2' 5
+# Real files of any size: /proc files say 0 bytes and are read until a read returns 0.
+capture aio-poll-loop-files aio-poll-loop set --process-ms 0 /proc/self/status /proc/version
+require aio-poll-loop-files 'POSIX_FADV_DONTNEED' 'aio_return\(status, block 2 at offset [0-9]+\) = 0; end of file'
 capture aio-callback aio-callback set
 excerpt aio-callback-wait aio-callback 'main now waits on a channel' 2
 capture aio-callback-signal aio-callback set --signal

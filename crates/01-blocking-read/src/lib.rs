@@ -12,15 +12,15 @@
 //! The catch, and the reason the rest of the course exists: while a thread is blocked
 //! in `read()` it can do nothing else, not even notice that another fd has data.
 
-use common::cpu::Stopwatch;
-use common::narrate::show_bytes;
+use common::cpu::{Spent, Stopwatch};
+use common::narrate::{ms, plural, show_bytes};
 use common::{Context, Narrator, Result};
 use nix::fcntl::{open, OFlag};
 use nix::sys::stat::Mode;
 use serde_json::json;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::path::Path;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// The buffer size every read uses, like the `num_bytes` of the notes' example.
 pub const BUF_SIZE: usize = 4096;
@@ -52,47 +52,20 @@ pub fn read_file(n: &Narrator, path: &Path, label: &str) -> Result<u64> {
 /// [`read_file`] for a file already opened (the demo's own temporary file, opened and
 /// unlinked at once so that a Ctrl-C at any moment leaves nothing behind).
 pub fn read_opened_file(n: &Narrator, fd: OwnedFd, shown: &str, label: &str) -> Result<u64> {
-    let raw = fd.as_raw_fd();
-    n.event(
-        "open",
-        json!({"source": "file", "path": shown, "fd": raw}),
-        format!("open({shown:?}, O_RDONLY) = fd {raw}  ({label})"),
-    );
-
+    narrate_open(n, shown, fd.as_raw_fd(), label);
     let mut buf = vec![0u8; BUF_SIZE];
     let (mut total, mut calls) = (0u64, 0u32);
     loop {
         let watch = Stopwatch::start()?;
         let got = nix::unistd::read(&fd, &mut buf).with_context(|| format!("read {shown}"))?;
         let spent = watch.stop()?;
-        calls += 1;
-        total += got as u64;
-        // Narrate the first few calls and the last one; a big file makes thousands.
-        if calls <= 3 || got == 0 {
-            let what = if got == 0 {
-                "0 = end of file".to_string()
-            } else {
-                format!("{got} bytes: {}", show_bytes(&buf[..got], 40))
-            };
-            n.event(
-                "read_returned",
-                json!({"source": "file", "fd": raw, "call": calls, "bytes": got,
-                       "blocked_ms": ms(spent.wall), "cpu_ms": ms(spent.cpu)}),
-                format!("read(fd {raw}, buf, {BUF_SIZE}) = {what}  [took {:.3} ms]", ms(spent.wall)),
-            );
-        } else if calls == 4 {
-            n.explain("... (more reads, not shown one by one)");
-        }
+        (calls, total) = (calls + 1, total + got as u64);
+        narrate_file_read(n, fd.as_raw_fd(), calls, &buf[..got], spent);
         if got == 0 {
             break;
         }
     }
-    n.event(
-        "file_done",
-        json!({"source": "file", "fd": raw, "bytes": total, "calls": calls}),
-        format!("read {total} bytes in {calls} read() calls; close(fd {raw})"),
-    );
-    n.explain("A regular file never makes read() wait for another process: the data is already there.");
+    narrate_file_done(n, fd.as_raw_fd(), total, calls);
     Ok(total)
 }
 // ANCHOR_END: read_file
@@ -117,21 +90,8 @@ where
 {
     let raw = reader.as_fd().as_raw_fd();
     let peer = offline::write_after(delay, writer, message.to_vec());
-    n.event(
-        "peer_scheduled",
-        json!({"source": source, "fd": raw, "delay_ms": ms(delay), "bytes": message.len()}),
-        format!(
-            "a writer thread will write {} bytes to the {source} in {:.3} s",
-            message.len(),
-            delay.as_secs_f64()
-        ),
-    );
+    narrate_waiting(n, source, raw, delay, message.len());
 
-    n.event(
-        "read_start",
-        json!({"source": source, "fd": raw}),
-        format!("read(fd {raw}, buf, {BUF_SIZE}) on the {source} ... (nothing there yet: the thread sleeps)"),
-    );
     let mut buf = vec![0u8; BUF_SIZE];
     let watch = Stopwatch::start()?;
     // The blocking call. A signal handler could interrupt it with EINTR; retry then.
@@ -139,44 +99,90 @@ where
         .with_context(|| format!("read {source} fd {raw}"))?;
     let spent = watch.stop()?;
     let wrote_at = peer.join()?;
-
-    n.event(
-        "read_returned",
-        json!({"source": source, "fd": raw, "bytes": got, "blocked_ms": ms(spent.wall),
-               "cpu_ms": ms(spent.cpu), "cpu_share": spent.cpu_share(),
-               "data": String::from_utf8_lossy(&buf[..got])}),
-        format!(
-            "  -> {got} bytes: {}  [blocked {:.3} s, CPU used meanwhile {:.3} ms = {:.1}% of one core]",
-            show_bytes(&buf[..got], 40),
-            spent.wall.as_secs_f64(),
-            ms(spent.cpu),
-            spent.cpu_share() * 100.0
-        ),
-    );
-    let woke_after = n.t_ms() - n.ms_at(wrote_at);
-    n.explain(format!(
-        "The writer wrote at {:.3} s and read() returned {woke_after:.2} ms after that. Until then the",
-        n.ms_at(wrote_at) / 1000.0
-    ));
-    n.explain("kernel kept this thread off the CPU (getrusage shows the CPU time it did not use).");
+    narrate_woke(n, source, raw, &buf[..got], spent, wrote_at);
 
     // The writer closes its end after writing, so the next read reports end of file. It
     // can still wait (the writer may not have closed it yet), so EINTR is retried here too.
     let eof = common::fd::retry_eintr(|| nix::unistd::read(reader.as_fd(), &mut buf))
         .with_context(|| format!("read {source} fd {raw}"))?;
-    n.event(
-        "read_returned",
-        json!({"source": source, "fd": raw, "bytes": eof, "eof": eof == 0}),
-        format!(
-            "read(fd {raw}, buf, {BUF_SIZE}) = {eof}{}",
-            if eof == 0 { " = end of file (the writer closed its end)" } else { "" }
-        ),
-    );
+    narrate_eof(n, source, raw, eof);
     Ok(ReadOutcome { bytes: got, blocked: spent.wall, cpu: spent.cpu })
 }
 // ANCHOR_END: read_after_delay
 
-/// Milliseconds as a float, for narration and JSON.
-pub fn ms(d: Duration) -> f64 {
-    d.as_secs_f64() * 1000.0
+// Narration: one function per event, each building its text from the event's fields.
+
+fn narrate_open(n: &Narrator, shown: &str, fd: i32, label: &str) {
+    let text = format!("open({shown:?}, O_RDONLY) = fd {fd}  ({label})");
+    n.event("open", json!({"source": "file", "path": shown, "fd": fd}), text);
+}
+
+/// The first few calls and the last one: a big file makes thousands.
+fn narrate_file_read(n: &Narrator, fd: i32, call: u32, data: &[u8], spent: Spent) {
+    let got = data.len();
+    if call == 4 && got > 0 {
+        return n.explain("... (more reads, not shown one by one)");
+    } else if call > 3 && got > 0 {
+        return;
+    }
+    let what = if got == 0 {
+        "0 = end of file".to_string()
+    } else {
+        format!("{}: {}", plural(got as u64, "byte", "bytes"), show_bytes(data, 40))
+    };
+    let fields = json!({"source": "file", "fd": fd, "call": call, "bytes": got, "blocked_ms": ms(spent.wall), "cpu_ms": ms(spent.cpu)});
+    n.event(
+        "read_returned",
+        fields,
+        format!("read(fd {fd}, buf, {BUF_SIZE}) = {what}  [took {:.3} ms]", ms(spent.wall)),
+    );
+}
+
+fn narrate_file_done(n: &Narrator, fd: i32, total: u64, calls: u32) {
+    let text = format!(
+        "read {} in {}; close(fd {fd})",
+        plural(total, "byte", "bytes"),
+        plural(calls.into(), "read() call", "read() calls")
+    );
+    n.event("file_done", json!({"source": "file", "fd": fd, "bytes": total, "calls": calls}), text);
+    n.explain("A regular file never makes read() wait for another process: the data is already there.");
+}
+
+fn narrate_waiting(n: &Narrator, source: &str, fd: i32, delay: Duration, bytes: usize) {
+    let text =
+        format!("a writer thread will write {bytes} bytes to the {source} in {:.3} s", delay.as_secs_f64());
+    n.event(
+        "peer_scheduled",
+        json!({"source": source, "fd": fd, "delay_ms": ms(delay), "bytes": bytes}),
+        text,
+    );
+    let text =
+        format!("read(fd {fd}, buf, {BUF_SIZE}) on the {source} ... (nothing there yet: the thread sleeps)");
+    n.event("read_start", json!({"source": source, "fd": fd}), text);
+}
+
+fn narrate_woke(n: &Narrator, source: &str, fd: i32, data: &[u8], spent: Spent, wrote_at: Instant) {
+    let fields = json!({"source": source, "fd": fd, "bytes": data.len(), "blocked_ms": ms(spent.wall), "cpu_ms": ms(spent.cpu),
+                        "cpu_share": spent.cpu_share(), "data": String::from_utf8_lossy(data)});
+    let text = format!(
+        "  -> {} bytes: {}  [blocked {:.3} s, CPU used meanwhile {:.3} ms = {:.1}% of one core]",
+        data.len(),
+        show_bytes(data, 40),
+        spent.wall.as_secs_f64(),
+        ms(spent.cpu),
+        spent.cpu_share() * 100.0
+    );
+    n.event("read_returned", fields, text);
+    let (wrote, woke_after) = (n.ms_at(wrote_at), n.t_ms() - n.ms_at(wrote_at));
+    n.explain(format!(
+        "The writer wrote at {:.3} s and read() returned {woke_after:.2} ms after that. Until then the",
+        wrote / 1000.0
+    ));
+    n.explain("kernel kept this thread off the CPU (getrusage shows the CPU time it did not use).");
+}
+
+fn narrate_eof(n: &Narrator, source: &str, fd: i32, got: usize) {
+    let why = if got == 0 { " = end of file (the writer closed its end)" } else { "" };
+    let text = format!("read(fd {fd}, buf, {BUF_SIZE}) = {got}{why}");
+    n.event("read_returned", json!({"source": source, "fd": fd, "bytes": got, "eof": got == 0}), text);
 }

@@ -14,10 +14,12 @@
 //! Differs from the notes: the notes read a file only; a file never makes read() wait
 //! for a peer, so the pipe and the socket are what actually show blocking.
 
-use blocking_read::{read_after_delay, read_file, read_opened_file};
+use blocking_read::{read_after_delay, read_file, read_opened_file, ReadOutcome};
 use clap::Parser;
+use common::narrate::ms;
 use common::{Context, Narrator, Result};
 use offline::TempFile;
+use serde_json::json;
 use std::os::fd::AsRawFd;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -26,6 +28,7 @@ use std::time::Duration;
 #[derive(Parser, Debug)]
 #[command(
     name = "blocking-read",
+    version,
     about = "Blocking read() on a regular file, a pipe and a socket: the thread sleeps until data comes",
     after_help = "Examples:\n  blocking-read                  file, pipe and socket, narrated\n  blocking-read /etc/hostname    read that file instead of a temporary one\n  blocking-read --json           JSON Lines for a checker\n\nExit status: 0 on success, 1 when a call fails (the error line names it and the errno), 2 for bad usage."
 )]
@@ -66,46 +69,43 @@ fn run() -> Result<()> {
 
     n.say("\n2. A pipe whose writer waits before writing");
     let (pipe_r, pipe_w) = common::fd::pipe()?;
-    n.event(
+    narrate_pair(
+        &n,
         "pipe",
-        serde_json::json!({"read_fd": pipe_r.as_raw_fd(), "write_fd": pipe_w.as_raw_fd()}),
-        format!(
-            "pipe() = [fd {} (read end), fd {} (write end, given to the writer thread)]",
-            pipe_r.as_raw_fd(),
-            pipe_w.as_raw_fd()
-        ),
+        "pipe() = [fd {r} (read end), fd {w} (write end, given to the writer thread)]",
+        (&pipe_r, &pipe_w),
     );
     let pipe =
         read_after_delay(&n, "pipe", &pipe_r, std::fs::File::from(pipe_w), delay, b"hello through a pipe\n")?;
 
     n.say("\n3. A socket whose peer waits before writing");
     let (sock_r, sock_w) = common::fd::socketpair()?;
-    n.event(
+    narrate_pair(
+        &n,
         "socketpair",
-        serde_json::json!({"read_fd": sock_r.as_raw_fd(), "write_fd": sock_w.as_raw_fd()}),
-        format!(
-            "socketpair(AF_UNIX, SOCK_STREAM) = [fd {} (ours), fd {} (the peer's)]",
-            sock_r.as_raw_fd(),
-            sock_w.as_raw_fd()
-        ),
+        "socketpair(AF_UNIX, SOCK_STREAM) = [fd {r} (ours), fd {w} (the peer's)]",
+        (&sock_r, &sock_w),
     );
     let sock = read_after_delay(&n, "socket", &sock_r, sock_w, delay, b"hello through a socket\n")?;
 
-    n.event(
-        "done",
-        serde_json::json!({"pipe_blocked_ms": blocking_read::ms(pipe.blocked), "socket_blocked_ms": blocking_read::ms(sock.blocked),
-                            "pipe_cpu_ms": blocking_read::ms(pipe.cpu), "socket_cpu_ms": blocking_read::ms(sock.cpu)}),
-        format!(
-            "done: the pipe read blocked {:.2} s using {:.2} ms of CPU; the socket read blocked {:.2} s using {:.2} ms.",
-            pipe.blocked.as_secs_f64(),
-            blocking_read::ms(pipe.cpu),
-            sock.blocked.as_secs_f64(),
-            blocking_read::ms(sock.cpu)
-        ),
-    );
+    narrate_done(&n, &pipe, &sock);
+    Ok(())
+}
+
+/// `pipe() = [fd 3 (read end), ...]`: `shape` names the two fds `{r}` and `{w}`.
+fn narrate_pair(n: &Narrator, event: &str, shape: &str, (r, w): (&impl AsRawFd, &impl AsRawFd)) {
+    let (r, w) = (r.as_raw_fd(), w.as_raw_fd());
+    let text = shape.replace("{r}", &r.to_string()).replace("{w}", &w.to_string());
+    n.event(event, json!({"read_fd": r, "write_fd": w}), text);
+}
+
+fn narrate_done(n: &Narrator, pipe: &ReadOutcome, sock: &ReadOutcome) {
+    let fields = json!({"pipe_blocked_ms": ms(pipe.blocked), "socket_blocked_ms": ms(sock.blocked), "pipe_cpu_ms": ms(pipe.cpu), "socket_cpu_ms": ms(sock.cpu)});
+    let text = format!("done: the pipe read blocked {:.2} s using {:.2} ms of CPU; the socket read blocked {:.2} s using {:.2} ms.",
+        pipe.blocked.as_secs_f64(), ms(pipe.cpu), sock.blocked.as_secs_f64(), ms(sock.cpu));
+    n.event("done", fields, text);
     n.explain("Blocking is cheap for the CPU but costly for the program: while one read waits,");
     n.explain("nothing else runs. Next: nonblocking-read (never wait), then select (wait on many fds).");
-    Ok(())
 }
 
 /// Step 1 reads a file to its end. A device like /dev/zero has no end (the loop would

@@ -107,3 +107,22 @@ fn colour_on_a_terminal_unless_no_color() {
     // And a pipe (the other tests) never gets colour.
     assert!(!String::from_utf8_lossy(&run(&["--delay-ms", "10"]).stdout).contains('\x1b'));
 }
+
+#[test]
+fn an_empty_file_takes_one_call_and_help_has_version_and_exit_status() {
+    let path = std::env::temp_dir().join(format!("blocking-read-empty-{}", std::process::id()));
+    std::fs::write(&path, b"").unwrap();
+    let out = run(&["--delay-ms", "0", path.to_str().unwrap()]);
+    std::fs::remove_file(&path).unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.contains("read 0 bytes in 1 read() call; close"), "{text}");
+    let out = run(&["-V"]);
+    assert!(out.status.success());
+    assert_eq!(
+        String::from_utf8(out.stdout).unwrap().trim(),
+        format!("blocking-read {}", env!("CARGO_PKG_VERSION"))
+    );
+    let help = String::from_utf8(run(&["--help"]).stdout).unwrap();
+    assert!(help.contains("Exit status: 0 on success"), "{help}");
+}

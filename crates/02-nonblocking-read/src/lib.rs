@@ -13,9 +13,9 @@
 //! 3. [`nonblocking_accept`]: the same for `accept()` on a listening socket, and the
 //!    trap that an accepted socket does not inherit O_NONBLOCK from its listener.
 
-use common::cpu::Stopwatch;
+use common::cpu::{Spent, Stopwatch};
 use common::fd::{is_nonblocking, set_nonblocking, would_block};
-use common::narrate::{show_bytes, Style};
+use common::narrate::{ms, plural, show_bytes, Style};
 use common::sys::file::pread_nowait;
 use common::{Context, Error, Narrator, Result};
 use nix::errno::Errno;
@@ -25,15 +25,10 @@ use serde_json::json;
 use std::os::fd::{AsFd, AsRawFd};
 use std::time::{Duration, Instant};
 
-/// Milliseconds as a float, for narration and JSON.
-pub fn ms(d: Duration) -> f64 {
-    d.as_secs_f64() * 1000.0
-}
-
 /// "EAGAIN" or "12 bytes", for one read's result.
 fn outcome(result: &nix::Result<usize>) -> (serde_json::Value, String) {
     match result {
-        Ok(n) => (json!({"bytes": n, "errno": null}), format!("{n} bytes")),
+        Ok(n) => (json!({"bytes": n, "errno": null}), plural(*n as u64, "byte", "bytes")),
         Err(e) => {
             (json!({"bytes": -1, "errno": format!("{e:?}")}), format!("-1, errno = {e:?} ({})", e.desc()))
         }
@@ -63,33 +58,13 @@ pub fn regular_file(n: &Narrator, size: usize) -> Result<FileOutcome> {
     use std::io::Write;
     (&writer).write_all(&contents).with_context(|| format!("write {path}"))?;
     evict_from_page_cache(&writer, &path)?;
-    n.event(
-        "file_evicted",
-        json!({"path": path, "size": size}),
-        format!(
-            "wrote {} KiB to {path}, then fsync + posix_fadvise(DONTNEED): not in the page cache now",
-            size / 1024
-        ),
-    );
-    n.explain("(created, opened and unlinked before it was written: it lives on through its fds, so Ctrl-C leaves nothing behind)");
-
-    n.event(
-        "open",
-        json!({"fd": raw, "nonblocking": is_nonblocking(&fd)?}),
-        format!("open(.., O_RDONLY | O_NONBLOCK) = fd {raw}; fcntl(F_GETFL) confirms O_NONBLOCK is set"),
-    );
+    narrate_evicted(n, &path, size);
+    narrate_open(n, raw, is_nonblocking(&fd)?);
 
     // preadv2 with RWF_NOWAIT: "only if it is in the page cache". It is not.
     let mut buf = vec![0u8; 64 * 1024];
     let first = pread_nowait(&fd, &mut buf, 0);
-    let (fields, text) = outcome(&first);
-    n.event_styled(
-        "nowait_read",
-        json!({"fd": raw, "when": "uncached", "result": fields}),
-        Style::Warn,
-        format!("preadv2(fd {raw}, 64 KiB, offset 0, RWF_NOWAIT) = {text}"),
-    );
-    n.explain("RWF_NOWAIT refuses to wait for the disk; this is the EAGAIN O_NONBLOCK never gives a file.");
+    narrate_nowait(n, raw, "uncached", &first);
     // Make sure the plain reads below really go to the disk, whatever preadv2 started.
     evict_from_page_cache(&writer, &path)?;
 
@@ -105,25 +80,10 @@ pub fn regular_file(n: &Narrator, size: usize) -> Result<FileOutcome> {
         reads += 1;
     }
     let spent = watch.stop()?;
-    n.event_styled(
-        "polling_summary",
-        json!({"source": "file", "reads": reads, "eagain_count": eagain, "bytes": bytes, "elapsed_ms": ms(spent.wall)}),
-        Style::Bold,
-        format!(
-            "read() x {reads} with O_NONBLOCK: {bytes} bytes, {eagain} EAGAIN, {:.2} ms (the disk was waited for)",
-            ms(spent.wall)
-        ),
-    );
-    n.explain("O_NONBLOCK has no effect on regular files: the kernel treats a disk read as");
-    n.explain("\"fast\" and always waits for it. The notes' \"returns instantly\" is not true here.");
+    narrate_file_summary(n, reads, eagain, bytes, spent);
 
     let after = pread_nowait(&fd, &mut buf, 0);
-    let (fields, text) = outcome(&after);
-    n.event(
-        "nowait_read",
-        json!({"fd": raw, "when": "cached", "result": fields}),
-        format!("preadv2(fd {raw}, 64 KiB, offset 0, RWF_NOWAIT) = {text} (cached now, so no wait needed)"),
-    );
+    narrate_nowait(n, raw, "cached", &after);
     Ok(FileOutcome { reads, eagain, bytes, nowait_eagain: first == Err(Errno::EAGAIN) })
 }
 
@@ -179,81 +139,31 @@ pub fn pipe_polling(n: &Narrator, delay: Duration) -> Result<PipeOutcome> {
     common::fd::retry_eintr(|| nix::unistd::read(&r, &mut buf)).context("read pipe")?;
     let blocking = watch.stop()?;
     peer.join()?;
-    n.event(
-        "blocking_baseline",
-        json!({"source": "pipe", "blocked_ms": ms(blocking.wall), "cpu_ms": ms(blocking.cpu), "cpu_share": blocking.cpu_share()}),
-        format!(
-            "baseline: a blocking read() on a pipe waited {:.2} s using {:.2} ms of CPU ({:.1}% of a core)",
-            blocking.wall.as_secs_f64(),
-            ms(blocking.cpu),
-            blocking.cpu_share() * 100.0
-        ),
-    );
+    narrate_baseline(n, blocking);
 
     // Now the same wait, with O_NONBLOCK and a loop.
     let (r, w) = common::fd::pipe()?;
     set_nonblocking(&r, true)?;
     let raw = r.as_raw_fd();
-    n.event(
-        "set_nonblocking",
-        json!({"fd": raw, "nonblocking": is_nonblocking(&r)?}),
-        format!("pipe() = fd {raw} (read end); fcntl(fd {raw}, F_SETFL, flags | O_NONBLOCK)"),
-    );
+    narrate_set_nonblocking(n, raw, is_nonblocking(&r)?);
     let peer = offline::write_after(delay, std::fs::File::from(w), b"data, at last\n".to_vec());
     let deadline = Instant::now() + delay + Duration::from_secs(5);
-    let mut next_report = Instant::now() + Duration::from_millis(250);
-    let mut eagain = 0u64;
+    let (mut eagain, mut progress) = (0u64, Progress::every(Duration::from_millis(250)));
     let watch = Stopwatch::start()?;
     let got = loop {
         match nix::unistd::read(&r, &mut buf) {
             Ok(got) => break got,
-            Err(e) if would_block(e) => {
+            Err(e) if would_block(e) && Instant::now() < deadline => {
                 eagain += 1;
-                if eagain == 1 {
-                    n.event_styled(
-                        "read_returned",
-                        json!({"source": "pipe", "fd": raw, "bytes": -1, "errno": "EAGAIN"}),
-                        Style::Warn,
-                        format!("read(fd {raw}) = -1, errno = EAGAIN (nothing yet; try again)  ... and again, and again:"),
-                    );
-                }
-                let now = Instant::now();
-                if now >= next_report {
-                    n.event(
-                        "still_polling",
-                        json!({"source": "pipe", "eagain_so_far": eagain}),
-                        format!("  still EAGAIN: {eagain} failed read() calls so far"),
-                    );
-                    next_report = now + Duration::from_millis(250);
-                }
-                if now >= deadline {
-                    return Err(Error::msg("read pipe", "no data before the deadline"));
-                }
+                progress.eagain(n, raw, eagain);
             }
+            Err(e) if would_block(e) => return Err(Error::msg("read pipe", "no data before the deadline")),
             Err(e) => return Err(Error::os(format!("read pipe fd {raw}"), e)),
         }
     };
     let polling = watch.stop()?;
     peer.join()?;
-    n.event_styled(
-        "polling_summary",
-        json!({"source": "pipe", "eagain_count": eagain, "bytes": got, "elapsed_ms": ms(polling.wall),
-               "cpu_ms": ms(polling.cpu), "cpu_share": polling.cpu_share(), "data": String::from_utf8_lossy(&buf[..got])}),
-        Style::Bold,
-        format!(
-            "read(fd {raw}) = {got} bytes {} after {eagain} EAGAINs; the loop used {:.0} ms of CPU in {:.2} s ({:.0}% of a core)",
-            show_bytes(&buf[..got], 20),
-            ms(polling.cpu),
-            polling.wall.as_secs_f64(),
-            polling.cpu_share() * 100.0
-        ),
-    );
-    n.explain(format!(
-        "Same wait, same data: blocking used {:.2} ms of CPU, polling used {:.0} ms. A program that",
-        ms(blocking.cpu),
-        ms(polling.cpu)
-    ));
-    n.explain("must watch many fds needs a way to sleep until any of them is ready: select, poll.");
+    narrate_polled(n, raw, &buf[..got], eagain, (blocking, polling));
     Ok(PipeOutcome { eagain, polling, blocking })
 }
 // ANCHOR_END: pipe_polling
@@ -268,25 +178,11 @@ pub fn nonblocking_accept(n: &Narrator) -> Result<Option<Errno>> {
     let addr = listener.local_addr().context("getsockname")?;
     set_nonblocking(&listener, true)?;
     let lfd = listener.as_raw_fd();
-    n.event(
-        "listening",
-        json!({"fd": lfd, "addr": addr.to_string()}),
-        format!("socket + bind + listen on {addr} = fd {lfd}; fcntl(fd {lfd}, F_SETFL, O_NONBLOCK)"),
-    );
+    let text = format!("socket + bind + listen on {addr} = fd {lfd}; fcntl(fd {lfd}, F_SETFL, O_NONBLOCK)");
+    n.event("listening", json!({"fd": lfd, "addr": addr.to_string()}), text);
 
     let first = nix::sys::socket::accept(&listener).map(|fd| fd.as_raw_fd());
-    let first_errno = first.err();
-    n.event_styled(
-        "accept_returned",
-        json!({"fd": lfd, "result": first.ok(), "errno": first_errno.map(|e| format!("{e:?}"))}),
-        Style::Warn,
-        match first {
-            Ok(fd) => format!("accept(fd {lfd}) = fd {fd} (unexpected: someone connected)"),
-            Err(e) => {
-                format!("accept(fd {lfd}) = -1, errno = {e:?}: nobody is connecting, and accept did not wait")
-            }
-        },
-    );
+    narrate_first_accept(n, lfd, first);
 
     let mut client = std::net::TcpStream::connect(addr).with_context(|| format!("connect {addr}"))?;
     // On loopback the connection is queued by the time connect() returns; still, give
@@ -302,25 +198,12 @@ pub fn nonblocking_accept(n: &Narrator) -> Result<Option<Errno>> {
         }
     };
     let cfd = conn.as_raw_fd();
-    let inherited = is_nonblocking(&conn)?;
-    n.event(
-        "accept_returned",
-        json!({"fd": lfd, "result": cfd, "errno": null, "nonblocking": inherited}),
-        format!("a client connected; accept(fd {lfd}) = fd {cfd}. Is fd {cfd} non-blocking? {inherited}"),
-    );
-    n.explain("On Linux a socket returned by accept() does not inherit O_NONBLOCK from the");
-    n.explain("listener (use accept4(SOCK_NONBLOCK) or fcntl it yourself).");
+    narrate_accepted(n, lfd, cfd, is_nonblocking(&conn)?);
 
     set_nonblocking(&conn, true)?;
     let mut buf = [0u8; 64];
     let quiet = nix::sys::socket::recv(cfd, &mut buf, nix::sys::socket::MsgFlags::empty());
-    let (fields, text) = outcome(&quiet);
-    n.event_styled(
-        "recv_returned",
-        json!({"fd": cfd, "result": fields}),
-        Style::Warn,
-        format!("recv(fd {cfd}) = {text}"),
-    );
+    narrate_recv(n, cfd, &quiet, &buf);
     std::io::Write::write_all(&mut client, b"hi!\n").context("write to client socket")?;
     let deadline = Instant::now() + Duration::from_secs(1);
     let got = loop {
@@ -332,11 +215,163 @@ pub fn nonblocking_accept(n: &Narrator) -> Result<Option<Errno>> {
         }
     };
     let got = got.with_context(|| format!("recv fd {cfd}"))?;
-    n.event(
-        "recv_returned",
-        json!({"fd": cfd, "result": {"bytes": got, "errno": null}}),
-        format!("the client wrote \"hi!\\n\"; recv(fd {cfd}) = {got} bytes: {}", show_bytes(&buf[..got], 20)),
-    );
-    Ok(first_errno)
+    narrate_recv(n, cfd, &Ok(got), &buf);
+    Ok(first.err())
 }
 // ANCHOR_END: nonblocking_accept
+
+/// Narrates the polling loop's EAGAINs without narrating every one: the first, then a
+/// running count every `every`.
+struct Progress {
+    every: Duration,
+    next: Instant,
+}
+
+impl Progress {
+    fn every(every: Duration) -> Self {
+        Progress { every, next: Instant::now() + every }
+    }
+
+    fn eagain(&mut self, n: &Narrator, fd: i32, count: u64) {
+        let now = Instant::now();
+        if count == 1 {
+            let text = format!(
+                "read(fd {fd}) = -1, errno = EAGAIN (nothing yet; try again)  ... and again, and again:"
+            );
+            n.event_styled(
+                "read_returned",
+                json!({"source": "pipe", "fd": fd, "bytes": -1, "errno": "EAGAIN"}),
+                Style::Warn,
+                text,
+            );
+        } else if now >= self.next {
+            let text = format!("  still EAGAIN: {count} failed read() calls so far");
+            n.event("still_polling", json!({"source": "pipe", "eagain_so_far": count}), text);
+            self.next = now + self.every;
+        }
+    }
+}
+
+// Narration: one function per event, each building its text from the event's fields.
+
+fn narrate_evicted(n: &Narrator, path: &str, size: usize) {
+    let text = format!(
+        "wrote {} KiB to {path}, then fsync + posix_fadvise(DONTNEED): not in the page cache now",
+        size / 1024
+    );
+    n.event("file_evicted", json!({"path": path, "size": size}), text);
+    n.explain("(created, opened and unlinked before it was written: it lives on through its fds, so Ctrl-C leaves nothing behind)");
+}
+
+fn narrate_open(n: &Narrator, fd: i32, nonblocking: bool) {
+    let text =
+        format!("open(.., O_RDONLY | O_NONBLOCK) = fd {fd}; fcntl(F_GETFL) confirms O_NONBLOCK is set");
+    n.event("open", json!({"fd": fd, "nonblocking": nonblocking}), text);
+}
+
+fn narrate_nowait(n: &Narrator, fd: i32, when: &str, result: &nix::Result<usize>) {
+    let (fields, text) = outcome(result);
+    let fields = json!({"fd": fd, "when": when, "result": fields});
+    let text = format!("preadv2(fd {fd}, 64 KiB, offset 0, RWF_NOWAIT) = {text}");
+    if when == "uncached" {
+        n.event_styled("nowait_read", fields, Style::Warn, text);
+        n.explain(
+            "RWF_NOWAIT refuses to wait for the disk; this is the EAGAIN O_NONBLOCK never gives a file.",
+        );
+    } else {
+        n.event("nowait_read", fields, format!("{text} (cached now, so no wait needed)"));
+    }
+}
+
+fn narrate_file_summary(n: &Narrator, reads: u64, eagain: u64, bytes: u64, spent: Spent) {
+    let fields = json!({"source": "file", "reads": reads, "eagain_count": eagain, "bytes": bytes, "elapsed_ms": ms(spent.wall)});
+    let text = format!(
+        "read() x {reads} with O_NONBLOCK: {}, {eagain} EAGAIN, {:.2} ms (the disk was waited for)",
+        plural(bytes, "byte", "bytes"),
+        ms(spent.wall)
+    );
+    n.event_styled("polling_summary", fields, Style::Bold, text);
+    n.explain("O_NONBLOCK has no effect on regular files: the kernel treats a disk read as");
+    n.explain("\"fast\" and always waits for it. The notes' \"returns instantly\" is not true here.");
+}
+
+fn narrate_baseline(n: &Narrator, blocking: Spent) {
+    let fields = json!({"source": "pipe", "blocked_ms": ms(blocking.wall), "cpu_ms": ms(blocking.cpu), "cpu_share": blocking.cpu_share()});
+    let text = format!(
+        "baseline: a blocking read() on a pipe waited {:.2} s using {:.2} ms of CPU ({:.1}% of a core)",
+        blocking.wall.as_secs_f64(),
+        ms(blocking.cpu),
+        blocking.cpu_share() * 100.0
+    );
+    n.event("blocking_baseline", fields, text);
+}
+
+fn narrate_set_nonblocking(n: &Narrator, fd: i32, nonblocking: bool) {
+    let text = format!("pipe() = fd {fd} (read end); fcntl(fd {fd}, F_SETFL, flags | O_NONBLOCK)");
+    n.event("set_nonblocking", json!({"fd": fd, "nonblocking": nonblocking}), text);
+}
+
+fn narrate_polled(n: &Narrator, fd: i32, data: &[u8], eagain: u64, (blocking, polling): (Spent, Spent)) {
+    let fields = json!({"source": "pipe", "eagain_count": eagain, "bytes": data.len(), "elapsed_ms": ms(polling.wall),
+        "cpu_ms": ms(polling.cpu), "cpu_share": polling.cpu_share(), "data": String::from_utf8_lossy(data)});
+    let text = format!(
+        "read(fd {fd}) = {} {} after {}; the loop used {:.0} ms of CPU in {:.2} s ({:.0}% of a core)",
+        plural(data.len() as u64, "byte", "bytes"),
+        show_bytes(data, 20),
+        plural(eagain, "EAGAIN", "EAGAINs"),
+        ms(polling.cpu),
+        polling.wall.as_secs_f64(),
+        polling.cpu_share() * 100.0
+    );
+    n.event_styled("polling_summary", fields, Style::Bold, text);
+    n.explain(format!(
+        "Same wait, same data: blocking used {:.2} ms of CPU, polling used {:.0} ms. A program that",
+        ms(blocking.cpu),
+        ms(polling.cpu)
+    ));
+    n.explain("must watch many fds needs a way to sleep until any of them is ready: select, poll.");
+}
+
+fn narrate_first_accept(n: &Narrator, lfd: i32, first: nix::Result<i32>) {
+    let fields = json!({"fd": lfd, "result": first.ok(), "errno": first.err().map(|e| format!("{e:?}"))});
+    let text = match first {
+        Ok(fd) => format!("accept(fd {lfd}) = fd {fd} (unexpected: someone connected)"),
+        Err(e) => {
+            format!("accept(fd {lfd}) = -1, errno = {e:?}: nobody is connecting, and accept did not wait")
+        }
+    };
+    n.event_styled("accept_returned", fields, Style::Warn, text);
+}
+
+fn narrate_accepted(n: &Narrator, lfd: i32, cfd: i32, inherited: bool) {
+    let text =
+        format!("a client connected; accept(fd {lfd}) = fd {cfd}. Is fd {cfd} non-blocking? {inherited}");
+    n.event(
+        "accept_returned",
+        json!({"fd": lfd, "result": cfd, "errno": null, "nonblocking": inherited}),
+        text,
+    );
+    n.explain("On Linux a socket returned by accept() does not inherit O_NONBLOCK from the");
+    n.explain("listener (use accept4(SOCK_NONBLOCK) or fcntl it yourself).");
+}
+
+/// recv's result: EAGAIN (styled as a surprise) or the bytes the client wrote.
+fn narrate_recv(n: &Narrator, fd: i32, result: &nix::Result<usize>, buf: &[u8]) {
+    let (fields, text) = outcome(result);
+    match result {
+        Ok(got) => {
+            let got = *got;
+            let text = format!(
+                "the client wrote \"hi!\\n\"; recv(fd {fd}) = {got} bytes: {}",
+                show_bytes(&buf[..got.min(buf.len())], 20)
+            );
+            n.event("recv_returned", json!({"fd": fd, "result": fields}), text);
+        }
+        Err(_) => n.event_styled(
+            "recv_returned",
+            json!({"fd": fd, "result": fields}),
+            Style::Warn,
+            format!("recv(fd {fd}) = {text}"),
+        ),
+    }
+}

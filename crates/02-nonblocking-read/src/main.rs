@@ -16,12 +16,16 @@
 
 use clap::Parser;
 use common::{Error, Narrator, Result};
+use nix::errno::Errno;
+use nonblocking_read::{FileOutcome, PipeOutcome};
+use serde_json::json;
 use std::process::ExitCode;
 use std::time::Duration;
 
 #[derive(Parser, Debug)]
 #[command(
     name = "nonblocking-read",
+    version,
     about = "O_NONBLOCK on a regular file (no effect), a pipe (EAGAIN, a busy CPU) and a listening socket",
     after_help = "Examples:\n  nonblocking-read                   all three parts, narrated\n  nonblocking-read --delay-ms 3000   poll the pipe for three seconds\n  nonblocking-read --json            JSON Lines for a checker\n\nExit status: 0 on success, 1 when a call fails (the error line names it and the errno), 2 for bad usage."
 )]
@@ -62,21 +66,23 @@ fn run() -> Result<()> {
     n.say("\n3. accept() and recv() on non-blocking sockets");
     let accept = nonblocking_read::nonblocking_accept(&n)?;
 
-    n.event(
-        "done",
-        serde_json::json!({"file_eagain": file.eagain, "file_nowait_eagain": file.nowait_eagain, "pipe_eagain": pipe.eagain,
-                            "pipe_cpu_share": pipe.polling.cpu_share(), "blocking_cpu_share": pipe.blocking.cpu_share(),
-                            "accept_errno": accept.map(|e| format!("{e:?}"))}),
-        format!(
-            "done: file {} EAGAIN, pipe {} EAGAIN ({:.0}% CPU polling vs {:.1}% blocking), accept {}",
-            file.eagain,
-            pipe.eagain,
-            pipe.polling.cpu_share() * 100.0,
-            pipe.blocking.cpu_share() * 100.0,
-            accept.map_or("returned a connection".into(), |e| format!("{e:?}"))
-        ),
-    );
+    narrate_done(&n, &file, &pipe, accept);
     Ok(())
+}
+
+fn narrate_done(n: &Narrator, file: &FileOutcome, pipe: &PipeOutcome, accept: Option<Errno>) {
+    let accept = accept.map(|e| format!("{e:?}"));
+    let fields = json!({"file_eagain": file.eagain, "file_nowait_eagain": file.nowait_eagain, "pipe_eagain": pipe.eagain,
+                        "pipe_cpu_share": pipe.polling.cpu_share(), "blocking_cpu_share": pipe.blocking.cpu_share(), "accept_errno": accept});
+    let text = format!(
+        "done: file {} EAGAIN, pipe {} EAGAIN ({:.0}% CPU polling vs {:.1}% blocking), accept {}",
+        file.eagain,
+        pipe.eagain,
+        pipe.polling.cpu_share() * 100.0,
+        pipe.blocking.cpu_share() * 100.0,
+        accept.as_deref().unwrap_or("returned a connection")
+    );
+    n.event("done", fields, text);
 }
 
 fn main() -> ExitCode {

@@ -75,3 +75,15 @@ fn bad_usage_exits_2_with_one_line() {
     assert_eq!(String::from_utf8_lossy(&out.stderr), "error: usage: --delay-ms must be at most 60000\n");
     assert_eq!(run(&["extra-arg"]).status.code(), Some(2));
 }
+
+#[test]
+fn version_and_exit_status() {
+    let out = run(&["--version"]);
+    assert!(out.status.success());
+    assert_eq!(
+        String::from_utf8(out.stdout).unwrap().trim(),
+        format!("nonblocking-read {}", env!("CARGO_PKG_VERSION"))
+    );
+    let help = String::from_utf8(run(&["--help"]).stdout).unwrap();
+    assert!(help.contains("Exit status: 0 on success"), "{help}");
+}

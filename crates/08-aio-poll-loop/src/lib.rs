@@ -1,21 +1,33 @@
 //! POSIX AIO double-buffering (notes: "Asynchronous I/O with AIO", "example: normal").
 //!
-//! Two buffers. The first input is read the ordinary, blocking way. Then, for every
-//! next input: aio_read it into the spare buffer, process the current buffer while
+//! Two buffers. The first block is read the ordinary, blocking way. Then, for every
+//! next block: aio_read it into the spare buffer, process the current buffer while
 //! that read proceeds on glibc's worker thread, wait until aio_error stops saying
 //! EINPROGRESS, collect the result with aio_return (once), and swap the buffers. The
-//! read of input i+1 overlaps the processing of input i, which is the whole point.
+//! read of block k+1 overlaps the processing of block k, which is the whole point.
+//!
+//! A block is what one read brings: the whole input when it fits in the buffer, else
+//! the next piece of it. Each input is read until a read returns 0 (end of file) or
+//! its known size has been read ([`common::aio::input_ended`]), so a 50 MiB file takes
+//! four reads and a `/proc` file, whose size says 0, is read anyway.
 //!
 //! The same inputs are then read again without overlap (read, process, read, ...), so
-//! the speed-up printed at the end is measured, not assumed.
+//! the speed-up printed at the end is measured, not assumed ([`scenario`]).
 
-use common::aio::{check_complete, process, Inputs, Summary};
+use blocks::{Block, Blocks};
+use common::aio::{Inputs, Summary};
+use common::narrate::{ms, plural};
 use common::sys::aio::{aio_suspend, lio_listio, AioRead, ListMode, Notify, Status};
 use common::timeline::Timeline;
 use common::{Context, Error, Narrator, Result};
 use serde_json::json;
-use std::os::fd::{AsFd, AsRawFd};
+use std::os::fd::AsRawFd;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
+
+mod blocks;
+pub mod scenario;
+pub use scenario::{speedup, timeline, Speedup};
 
 /// Longest any one wait may take before the demo gives up with an error.
 const DEADLINE: Duration = Duration::from_secs(10);
@@ -42,36 +54,51 @@ pub struct Options {
     pub suspend_timeout: Duration,
 }
 
-/// One input's life in a run.
+/// One block's life in a run: one read, then process() on what it brought.
 #[derive(Debug, Clone)]
 pub struct Step {
     /// 0-based input number.
     pub input: usize,
-    /// From open (the request) until the program saw the read finished.
+    /// 0-based number of this read within the input.
+    pub block: usize,
+    /// Where in the input the read started.
+    pub offset: u64,
+    /// What the read returned (0: end of file).
+    pub bytes: usize,
+    /// This read was the input's last.
+    pub ends_input: bool,
+    /// From the request until the read finished.
     pub read: (Instant, Instant),
-    /// process() on it.
+    /// process() on it (zero length for an end-of-file read: nothing to process).
     pub process: (Instant, Instant),
     /// aio_error calls that said EINPROGRESS (0 for a blocking read).
     pub polls: u32,
     /// aio_suspend calls (with --wait suspend).
     pub suspends: u32,
-    /// What process() found.
+    /// What process() found in this block.
     pub summary: Summary,
 }
 
-/// A whole run: every step, and the wall time from the first open to the last process.
+/// A whole run: every step, each input's summary, and the wall time.
 #[derive(Debug, Clone)]
 pub struct RunResult {
-    /// One per input, in order.
+    /// One per read, in order.
     pub steps: Vec<Step>,
-    /// First open to last process end.
+    /// Each whole input, block by block.
+    pub inputs: Vec<Summary>,
+    /// First request to last process end.
     pub wall: Duration,
 }
 
 impl RunResult {
+    /// The reads that brought data (end-of-file reads bring nothing to overlap).
+    fn data_steps(&self) -> impl Iterator<Item = &Step> {
+        self.steps.iter().filter(|s| s.bytes > 0)
+    }
+
     fn mean(&self, f: impl Fn(&Step) -> Duration) -> Duration {
-        let n = u32::try_from(self.steps.len().max(1)).unwrap_or(1);
-        self.steps.iter().map(f).sum::<Duration>() / n
+        let n = u32::try_from(self.data_steps().count().max(1)).unwrap_or(1);
+        self.data_steps().map(f).sum::<Duration>() / n
     }
 
     /// Mean time from request to data (R).
@@ -84,82 +111,70 @@ impl RunResult {
         self.mean(|s| s.process.1.saturating_duration_since(s.process.0))
     }
 
-    /// aio_error polls that said EINPROGRESS, over all inputs.
+    /// aio_error polls that said EINPROGRESS, over all reads.
     pub fn total_polls(&self) -> u32 {
         self.steps.iter().map(|s| s.polls).sum()
     }
+
+    /// Reads that brought data: the blocks that were processed.
+    pub fn blocks(&self) -> usize {
+        self.data_steps().count()
+    }
 }
 
-fn ms(d: Duration) -> f64 {
-    (d.as_secs_f64() * 1000.0 * 10.0).round() / 10.0
-}
+// ANCHOR: double_buffer
+/// The notes' "normal" example: double-buffering with aio_read.
+pub fn run_overlapped(n: &Narrator, source: &dyn Inputs, o: &Options) -> Result<RunResult> {
+    let mut blocks = Blocks::new(n, source, "overlap");
+    // Two buffers of MAX_SIZE; `current` holds data being processed, `spare` receives.
+    let (mut current, mut spare) = (vec![0u8; source.buffer_size()], vec![0u8; source.buffer_size()]);
 
-/// Runs process() on input `i`'s bytes, after checking it has all of them; narrated.
-fn process_input(
-    n: &Narrator,
-    source: &dyn Inputs,
-    run: &str,
-    i: usize,
-    bytes: &[u8],
-    o: &Options,
-) -> Result<Step> {
-    let label = source.label(i);
-    check_complete(&label, source.expected_len(i), isize::try_from(bytes.len()).unwrap_or(-1))?;
-    let started = Instant::now();
-    let summary = process(bytes, o.process_extra);
-    let ended = Instant::now();
-    n.event(
-        "process",
-        json!({"run": run, "input": i, "label": label, "bytes": summary.bytes, "checksum": summary.checksum_hex(),
-               "lines": summary.lines, "words": summary.words, "ms": ms(ended - started)}),
-        format!(
-            "process({label}): {} bytes, {} lines, {} words, checksum {}  ({:.0} ms)",
-            summary.bytes,
-            summary.lines,
-            summary.words,
-            summary.checksum_hex(),
-            ms(ended - started)
-        ),
-    );
-    Ok(Step { input: i, read: (started, started), process: (started, ended), polls: 0, suspends: 0, summary })
-}
+    // The first block: nothing to overlap with yet, so an ordinary blocking read.
+    let mut block = blocks.open(0)?;
+    blocks.read_blocking(&mut block, &mut current)?;
 
-// ANCHOR: blocking_read
-/// An ordinary read() of input `i` into `buf`: the thread sleeps until the data is
-/// there. Returns the byte count and when the read was requested.
-fn blocking_read(
-    n: &Narrator,
-    source: &dyn Inputs,
-    run: &str,
-    i: usize,
-    buf: &mut [u8],
-) -> Result<(usize, Instant)> {
-    let asked = Instant::now();
-    let fd = source.open(i)?;
-    let label = source.label(i);
-    let got = common::fd::retry_eintr(|| nix::unistd::read(fd.as_fd(), buf))
-        .with_context(|| format!("read {label}"))?;
-    n.event(
-        "read_blocking",
-        json!({"run": run, "input": i, "label": label, "fd": fd.as_raw_fd(), "ret": got, "ms": ms(asked.elapsed())}),
-        format!("read(fd {}, {label}) = {got} bytes, blocking for {:.0} ms", fd.as_raw_fd(), ms(asked.elapsed())),
-    );
-    Ok((got, asked))
+    while let Some(mut next) = blocks.after(&block)? {
+        // Start reading the next block into the spare buffer...
+        let mut req = AioRead::new(Arc::clone(&next.fd), next.step.offset, std::mem::take(&mut spare));
+        let finish_time = FinishTime::noted_by(&mut req);
+        req.aio_read().with_context(|| format!("aio_read {}", next.name()))?;
+        narrate_aio_read(n, &next, req.nbytes());
+
+        // ...process the current one meanwhile (if this fails, `req` is dropped in
+        // flight: its Drop cancels it and waits before freeing the buffer)...
+        blocks.process(block, &current, o)?;
+
+        // ...then wait for the read, collect it exactly once, and swap.
+        (next.step.polls, next.step.suspends) = wait_for(n, &req, &next, o)?;
+        let seen = Instant::now();
+        let done = req
+            .aio_return()
+            .map_err(|_| Error::msg(format!("aio_return {}", next.name()), "not finished"))?;
+        if let Status::Failed(errno) = done.status {
+            return Err(Error::os(format!("read {}", next.name()), errno));
+        }
+        let got = usize::try_from(done.ret).unwrap_or(0);
+        blocks.finish_read(&mut next, got, finish_time.or(seen));
+        narrate_aio_return(n, "overlap", &next);
+        spare = std::mem::replace(&mut current, done.buf);
+        block = next;
+    }
+
+    // The last block has nothing after it to overlap with.
+    blocks.process(block, &current, o)?;
+    Ok(blocks.result())
 }
-// ANCHOR_END: blocking_read
+// ANCHOR_END: double_buffer
 
 // ANCHOR: wait_loop
 /// Waits for `req` to finish: the notes' aio_error loop (counting the polls that said
 /// EINPROGRESS, sleeping a little between them) or aio_suspend with a timeout. Returns
 /// (polls, aio_suspend calls).
-fn wait_for(n: &Narrator, req: &AioRead, input: usize, label: &str, o: &Options) -> Result<(u32, u32)> {
+fn wait_for(n: &Narrator, req: &AioRead, b: &Block, o: &Options) -> Result<(u32, u32)> {
+    let label = b.name();
     let deadline = Instant::now() + DEADLINE;
     let (mut polls, mut suspends) = (0u32, 0u32);
-    loop {
-        let status = req.aio_error();
-        if status.is_finished() {
-            break;
-        }
+    while !req.aio_error().is_finished() {
         if Instant::now() >= deadline {
             return Err(Error::msg(format!("wait for {label}"), "still EINPROGRESS after 10 s"));
         }
@@ -171,245 +186,188 @@ fn wait_for(n: &Narrator, req: &AioRead, input: usize, label: &str, o: &Options)
             WaitStyle::Suspend => {
                 suspends += 1;
                 match aio_suspend(&[req], o.suspend_timeout) {
-                    Ok(()) => {}
-                    Err(nix::errno::Errno::EAGAIN) => n.event(
-                        "aio_suspend_timeout",
-                        json!({"label": label, "timeout_ms": ms(o.suspend_timeout)}),
-                        format!(
-                            "aio_suspend = -1 EAGAIN: {label} not done within {:.0} ms; again",
-                            ms(o.suspend_timeout)
-                        ),
-                    ),
-                    Err(nix::errno::Errno::EINTR) => {}
+                    Ok(()) | Err(nix::errno::Errno::EINTR) => {}
+                    Err(nix::errno::Errno::EAGAIN) => narrate_suspend_timeout(n, &label, o.suspend_timeout),
                     Err(e) => return Err(Error::os(format!("aio_suspend({label})"), e)),
                 }
             }
         }
     }
-    let text = match o.wait {
-        WaitStyle::Poll if polls == 0 => {
-            format!("aio_error({label}) = 0 at the first look: it finished while we processed")
-        }
-        WaitStyle::Poll => {
-            format!(
-                "aio_error({label}) = EINPROGRESS {polls} times ({:.0} ms sleeps), then 0",
-                ms(o.poll_sleep)
-            )
-        }
-        WaitStyle::Suspend => {
-            format!("aio_suspend({label}) returned after {suspends} call(s); aio_error = 0")
-        }
-    };
-    n.event(
-        "wait_done",
-        json!({"input": input, "label": label, "method": style_name(o.wait), "polls": polls, "suspends": suspends}),
-        text,
-    );
+    narrate_wait(n, b, o, polls, suspends);
     Ok((polls, suspends))
 }
 // ANCHOR_END: wait_loop
 
-fn style_name(w: WaitStyle) -> &'static str {
-    match w {
-        WaitStyle::Poll => "aio_error",
-        WaitStyle::Suspend => "aio_suspend",
-    }
-}
-
-// ANCHOR: double_buffer
-/// The notes' "normal" example: double-buffering with aio_read.
-pub fn run_overlapped(n: &Narrator, source: &dyn Inputs, o: &Options) -> Result<RunResult> {
-    let run = "overlap";
-    let size = source.buffer_size();
-    // Two buffers of MAX_SIZE; `current` holds data being processed, `spare` receives.
-    let mut current = vec![0u8; size];
-    let mut spare = vec![0u8; size];
-    let started = Instant::now();
-
-    // The first input: nothing to overlap with yet, so an ordinary blocking read.
-    let (mut current_len, mut current_asked) = blocking_read(n, source, run, 0, &mut current)?;
-    let mut current_read_done = Instant::now();
-    let (mut current_polls, mut current_suspends) = (0, 0);
-    let mut steps = Vec::new();
-
-    for next in 1..source.count() {
-        // Start reading the next input into the spare buffer...
-        let label = source.label(next);
-        let asked = Instant::now();
-        let fd = source.open(next)?;
-        let raw = fd.as_raw_fd();
-        let mut req = AioRead::new(fd, 0, std::mem::take(&mut spare));
-        req.aio_read().with_context(|| format!("aio_read {label}"))?;
-        n.event(
-            "aio_read",
-            json!({"run": run, "input": next, "label": label, "fd": raw, "nbytes": size, "ret": 0}),
-            format!("aio_read(fd {raw}, {label}, {size} bytes into the spare buffer) = 0: glibc's worker reads it"),
-        );
-
-        // ...process the current one meanwhile (if this fails, `req` is dropped in
-        // flight: its Drop cancels it and waits before freeing the buffer)...
-        let mut step = process_input(n, source, run, next - 1, &current[..current_len], o)?;
-        step.read = (current_asked, current_read_done);
-        (step.polls, step.suspends) = (current_polls, current_suspends);
-        steps.push(step);
-
-        // ...then wait for the read, collect it exactly once, and swap.
-        let (polls, suspends) = wait_for(n, &req, next, &label, o)?;
-        let read_done = Instant::now();
-        let done = req.aio_return().map_err(|_| Error::msg(format!("aio_return {label}"), "not finished"))?;
-        if let Status::Failed(errno) = done.status {
-            return Err(Error::os(format!("read {label}"), errno));
-        }
-        n.event(
-            "aio_return",
-            json!({"run": run, "input": next, "label": label, "ret": done.ret}),
-            format!("aio_return({label}) = {}; swap buffers", done.ret),
-        );
-        current_len = usize::try_from(done.ret).unwrap_or(0);
-        spare = std::mem::replace(&mut current, done.buf);
-        (current_asked, current_read_done, current_polls, current_suspends) =
-            (asked, read_done, polls, suspends);
-    }
-
-    // The last input has nothing after it to overlap with.
-    let mut step = process_input(n, source, run, source.count() - 1, &current[..current_len], o)?;
-    step.read = (current_asked, current_read_done);
-    (step.polls, step.suspends) = (current_polls, current_suspends);
-    steps.push(step);
-    Ok(RunResult { steps, wall: started.elapsed() })
-}
-// ANCHOR_END: double_buffer
-
 // ANCHOR: baseline
 /// The blocking baseline (--no-overlap): read, process, read, process...
 pub fn run_sequential(n: &Narrator, source: &dyn Inputs, o: &Options) -> Result<RunResult> {
-    let run = "baseline";
+    let mut blocks = Blocks::new(n, source, "baseline");
     let mut buf = vec![0u8; source.buffer_size()];
-    let started = Instant::now();
-    let mut steps = Vec::new();
-    for i in 0..source.count() {
-        let (len, asked) = blocking_read(n, source, run, i, &mut buf)?;
-        let read_done = Instant::now();
-        let mut step = process_input(n, source, run, i, &buf[..len], o)?;
-        step.read = (asked, read_done);
-        steps.push(step);
+    let mut next = Some(blocks.open(0)?);
+    while let Some(mut block) = next {
+        blocks.read_blocking(&mut block, &mut buf)?;
+        let (rest, input) = (blocks.rest_of(&block), block.step.input);
+        blocks.process(block, &buf, o)?;
+        // Only now ask for the next input: asking is what starts the device's wait.
+        next = match rest {
+            Some(rest) => Some(rest),
+            None => blocks.next_input(input)?,
+        };
     }
-    Ok(RunResult { steps, wall: started.elapsed() })
+    Ok(blocks.result())
 }
 // ANCHOR_END: baseline
 
-/// The timeline of a run: a read bar and a process bar per input.
-pub fn timeline(n: &Narrator, result: &RunResult, title: &str) -> Timeline {
-    let mut t = Timeline::new(title);
-    for s in &result.steps {
-        let note = if s.polls > 0 { format!("{} polls", s.polls) } else { String::new() };
-        t.add(format!("read {}", s.input + 1), n.ms_at(s.read.0), n.ms_at(s.read.1), note);
-        t.add(format!("process {}", s.input + 1), n.ms_at(s.process.0), n.ms_at(s.process.1), "");
-    }
-    t
-}
-
-/// The speed-up figures: measured, and the ideal for these R and P.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Speedup {
-    /// Mean read time R and process time P, from the blocking baseline.
-    pub r: Duration,
-    /// See `r`.
-    pub p: Duration,
-    /// baseline wall / overlapped wall.
-    pub measured: f64,
-    /// (R+P)/max(R,P): the steady-state best, per input.
-    pub ideal: f64,
-    /// n(R+P) / (R + (n-1)max(R,P) + P): the best for this many inputs (the first read
-    /// and the last process cannot overlap anything).
-    pub ideal_n: f64,
-}
-
-// ANCHOR: speedup
-/// Compares the two runs.
-pub fn speedup(overlapped: &RunResult, baseline: &RunResult) -> Speedup {
-    let (r, p) = (baseline.mean_read().as_secs_f64(), baseline.mean_process().as_secs_f64());
-    let count = baseline.steps.len().max(1) as f64;
-    let longer = r.max(p).max(1e-9);
-    Speedup {
-        r: baseline.mean_read(),
-        p: baseline.mean_process(),
-        measured: baseline.wall.as_secs_f64() / overlapped.wall.as_secs_f64().max(1e-9),
-        ideal: (r + p) / longer,
-        ideal_n: count * (r + p) / (r + (count - 1.0) * longer + p).max(1e-9),
-    }
-}
-// ANCHOR_END: speedup
-
 // ANCHOR: list
-/// `--list`: every read enqueued at once with lio_listio, first LIO_WAIT (the call
-/// returns when all are done), then LIO_NOWAIT with one SIGEV_THREAD notification for
-/// the whole list. Returns each input's summary from both rounds.
+/// `--list`: every input's next block enqueued at once with lio_listio, first LIO_WAIT
+/// (the call returns when all are done), then LIO_NOWAIT with one SIGEV_THREAD
+/// notification for the whole list; again for inputs that have more, until all have
+/// ended. Returns each input's summary from both rounds.
 pub fn run_list(n: &Narrator, source: &dyn Inputs, o: &Options) -> Result<(Vec<Summary>, Timeline)> {
-    let size = source.buffer_size();
     let mut timeline = Timeline::new("timeline (--list)");
     let mut summaries = Vec::new();
     for mode in [ListMode::Wait, ListMode::NoWait] {
-        let mode_name = if mode == ListMode::Wait { "LIO_WAIT" } else { "LIO_NOWAIT" };
-        let asked = Instant::now();
-        let mut reqs = Vec::new();
-        for i in 0..source.count() {
-            reqs.push(AioRead::new(source.open(i)?, 0, vec![0; size]));
-        }
-        let (tx, rx) = std::sync::mpsc::channel();
-        let notify = Notify::thread(move || {
-            let _ = tx.send((nix::unistd::gettid().as_raw(), Instant::now()));
-        });
-        {
-            let mut refs: Vec<&mut AioRead> = reqs.iter_mut().collect();
-            lio_listio(mode, &mut refs, notify).with_context(|| format!("lio_listio({mode_name})"))?;
-        }
-        let returned = Instant::now();
-        n.event(
-            "lio_listio",
-            json!({"mode": mode_name, "requests": reqs.len(), "ret": 0, "ms": ms(returned - asked)}),
-            format!(
-                "lio_listio({mode_name}, {} reads, one per fd) = 0 after {:.0} ms",
-                reqs.len(),
-                ms(returned - asked)
-            ),
-        );
-        let all_done = if mode == ListMode::Wait {
-            n.explain("LIO_WAIT returned only when every read had finished; glibc ran them at once,\none worker thread per fd, so this took about one read's time, not the sum.");
-            returned
-        } else {
-            n.explain("LIO_NOWAIT returned at once; the reads go on, and one notification (a\nSIGEV_THREAD callback) will say the whole list is done. main waits for it.");
-            let (tid, at) = rx.recv_timeout(DEADLINE).map_err(|_| {
-                Error::msg("lio_listio(LIO_NOWAIT)", "no completion notification within 10 s")
-            })?;
-            n.event_at(
-                at,
-                "list_notification",
-                json!({"tid": tid, "main_tid": nix::unistd::gettid().as_raw(), "ms": ms(at - asked)}),
-                format!(
-                    "list notification: callback on thread {tid} (main is {}): all reads done",
-                    nix::unistd::gettid()
-                ),
-            );
-            at
-        };
-        for (i, req) in reqs.into_iter().enumerate() {
-            let label = source.label(i);
-            let done =
-                req.aio_return().map_err(|_| Error::msg(format!("aio_return {label}"), "not finished"))?;
-            if let Status::Failed(errno) = done.status {
-                return Err(Error::os(format!("read {label}"), errno));
+        let name = if mode == ListMode::Wait { "LIO_WAIT" } else { "LIO_NOWAIT" };
+        let mut blocks = Blocks::new(n, source, name);
+        let mut pending = (0..source.count()).map(|i| blocks.open(i)).collect::<Result<Vec<_>>>()?;
+        while !pending.is_empty() {
+            let asked = Instant::now();
+            let mut reqs: Vec<AioRead> = pending
+                .iter()
+                .map(|b| AioRead::new(Arc::clone(&b.fd), b.step.offset, vec![0; source.buffer_size()]))
+                .collect();
+            let (tx, rx) = std::sync::mpsc::channel();
+            let notify = Notify::thread(move || {
+                let _ = tx.send((nix::unistd::gettid().as_raw(), Instant::now()));
+            });
+            lio_listio(mode, &mut reqs.iter_mut().collect::<Vec<_>>(), notify)
+                .with_context(|| format!("lio_listio({name})"))?;
+            narrate_lio_listio(n, name, reqs.len(), asked.elapsed());
+            let all_done = if mode == ListMode::Wait {
+                n.explain("LIO_WAIT returned only when every read had finished; glibc ran them at once,\none worker thread per fd, so this took about one read's time, not the sum.");
+                Instant::now()
+            } else {
+                n.explain("LIO_NOWAIT returned at once; the reads go on, and one notification (a\nSIGEV_THREAD callback) will say the whole list is done. main waits for it.");
+                let (tid, at) = rx.recv_timeout(DEADLINE).map_err(|_| {
+                    Error::msg("lio_listio(LIO_NOWAIT)", "no completion notification within 10 s")
+                })?;
+                narrate_list_notification(n, tid, at, asked);
+                at
+            };
+            let mut more = Vec::new();
+            for (mut block, req) in pending.into_iter().zip(reqs) {
+                let done = req
+                    .aio_return()
+                    .map_err(|_| Error::msg(format!("aio_return {}", block.name()), "not finished"))?;
+                if let Status::Failed(errno) = done.status {
+                    return Err(Error::os(format!("read {}", block.name()), errno));
+                }
+                blocks.finish_read(&mut block, usize::try_from(done.ret).unwrap_or(0), all_done);
+                narrate_aio_return(n, name, &block);
+                timeline.add(format!("{name} read {}", block.short()), n.ms_at(asked), n.ms_at(all_done), "");
+                more.extend(blocks.rest_of(&block));
+                blocks.process(block, &done.buf, o)?;
             }
-            n.event(
-                "aio_return",
-                json!({"run": mode_name, "input": i, "label": label, "ret": done.ret}),
-                format!("aio_return({label}) = {}", done.ret),
-            );
-            let step = process_input(n, source, mode_name, i, done.bytes(), o)?;
-            timeline.add(format!("{mode_name} read {}", i + 1), n.ms_at(asked), n.ms_at(all_done), "");
-            summaries.push(step.summary);
+            pending = more;
         }
+        summaries.extend(blocks.result().inputs);
     }
     Ok((summaries, timeline))
 }
 // ANCHOR_END: list
+
+/// When glibc's worker finished a read, for the timeline. The loop itself learns it
+/// only at its next aio_error, which for a cached file comes a whole process() later:
+/// drawn from that, a read of microseconds looked as long as the processing. So each
+/// request also carries a SIGEV_THREAD notification whose only job is to note the time.
+struct FinishTime(Arc<OnceLock<Instant>>);
+
+impl FinishTime {
+    fn noted_by(req: &mut AioRead) -> Self {
+        let cell = Arc::new(OnceLock::new());
+        let noted = Arc::clone(&cell);
+        req.set_notify(Notify::thread(move || {
+            let _ = noted.set(Instant::now());
+        }));
+        FinishTime(cell)
+    }
+
+    /// The noted time, or `seen` (when the loop saw it finished) if that came first or
+    /// the notification has not run yet.
+    fn or(&self, seen: Instant) -> Instant {
+        self.0.get().map_or(seen, |&at| at.min(seen))
+    }
+}
+
+// Narration: one function per call, each building its text from the event's fields.
+
+fn narrate_aio_read(n: &Narrator, b: &Block, nbytes: usize) {
+    let (s, fd) = (&b.step, b.fd.as_raw_fd());
+    let fields = json!({"run": "overlap", "input": s.input, "label": b.label, "block": s.block, "offset": s.offset, "fd": fd, "nbytes": nbytes, "ret": 0});
+    let text = format!(
+        "aio_read(fd {fd}, {}, {} into the spare buffer) = 0: glibc's worker reads it",
+        b.name(),
+        plural(nbytes as u64, "byte", "bytes")
+    );
+    n.event("aio_read", fields, text);
+}
+
+fn narrate_suspend_timeout(n: &Narrator, label: &str, timeout: Duration) {
+    let text = format!("aio_suspend = -1 EAGAIN: {label} not done within {:.0} ms; again", ms(timeout));
+    n.event("aio_suspend_timeout", json!({"label": label, "timeout_ms": ms(timeout)}), text);
+}
+
+fn narrate_wait(n: &Narrator, b: &Block, o: &Options, polls: u32, suspends: u32) {
+    let label = b.name();
+    let (method, text) = match o.wait {
+        WaitStyle::Poll if polls == 0 => {
+            ("aio_error", format!("aio_error({label}) = 0 at the first look: it finished while we processed"))
+        }
+        WaitStyle::Poll => {
+            ("aio_error", format!("aio_error({label}) = EINPROGRESS {}, then 0", times(polls, o.poll_sleep)))
+        }
+        WaitStyle::Suspend => (
+            "aio_suspend",
+            format!(
+                "aio_suspend({label}) returned after {}; aio_error = 0",
+                plural(suspends.into(), "call", "calls")
+            ),
+        ),
+    };
+    let fields = json!({"input": b.step.input, "label": b.label, "block": b.step.block, "offset": b.step.offset, "method": method, "polls": polls, "suspends": suspends});
+    n.event("wait_done", fields, text);
+}
+
+/// `once (a 5 ms sleep)`, `15 times (5 ms sleeps)`.
+fn times(polls: u32, sleep: Duration) -> String {
+    match polls {
+        1 => format!("once ({:.0} ms sleep)", ms(sleep)),
+        n => format!("{n} times ({:.0} ms sleeps)", ms(sleep)),
+    }
+}
+
+fn narrate_aio_return(n: &Narrator, run: &str, b: &Block) {
+    let s = &b.step;
+    let then = match (s.bytes, run) {
+        (0, _) => "; end of file",
+        (_, "overlap") => "; swap buffers",
+        _ => "",
+    };
+    let fields = json!({"run": run, "input": s.input, "label": b.label, "block": s.block, "offset": s.offset, "ret": s.bytes});
+    n.event("aio_return", fields, format!("aio_return({}) = {}{then}", b.name(), s.bytes));
+}
+
+fn narrate_lio_listio(n: &Narrator, mode: &str, requests: usize, took: Duration) {
+    let text = format!(
+        "lio_listio({mode}, {}, one per fd) = 0 after {:.0} ms",
+        plural(requests as u64, "read", "reads"),
+        ms(took)
+    );
+    n.event("lio_listio", json!({"mode": mode, "requests": requests, "ret": 0, "ms": ms(took)}), text);
+}
+
+fn narrate_list_notification(n: &Narrator, tid: i32, at: Instant, asked: Instant) {
+    let main = nix::unistd::gettid().as_raw();
+    let text = format!("list notification: callback on thread {tid} (main is {main}): all reads done");
+    n.event_at(at, "list_notification", json!({"tid": tid, "main_tid": main, "ms": ms(at - asked)}), text);
+}

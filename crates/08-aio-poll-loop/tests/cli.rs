@@ -195,3 +195,114 @@ fn help_has_examples() {
     let help = String::from_utf8(out.stdout).unwrap();
     assert!(help.contains("Examples:") && help.contains("--wait") && help.contains("--list"));
 }
+
+/// 50 MiB of text-like bytes, different in every block.
+fn big_contents() -> Vec<u8> {
+    (0..50u64 << 20)
+        .map(|i| match (i.wrapping_mul(2_654_435_761) >> 13) % 20 {
+            0 => b'\n',
+            1 | 2 => b' ',
+            x => b'a' + u8::try_from(x).unwrap(),
+        })
+        .collect()
+}
+
+fn input_done<'a>(all: &'a [Value], run: &str, input: usize) -> &'a Value {
+    all.iter().find(|e| e["event"] == "input_done" && e["run"] == run && e["input"] == input).unwrap()
+}
+
+/// A 50 MiB file (three buffers and a bit) and /proc files, whose st_size is 0: every
+/// byte is read, in blocks until the end, in both runs.
+#[test]
+fn big_and_special_files_are_read_to_the_end() {
+    let big = big_contents();
+    let files = Files::new("big", std::slice::from_ref(&big));
+    let version = std::fs::read("/proc/version").unwrap();
+    let status_lines = std::fs::read("/proc/self/status").unwrap().iter().filter(|&&b| b == b'\n').count();
+    let all = json_ok(&["--process-ms", "0", files.args()[0], "/proc/self/status", "/proc/version"]);
+    for run in ["overlap", "baseline"] {
+        let b = input_done(&all, run, 0);
+        assert_eq!(b["bytes"], 50 << 20, "{run}");
+        assert_eq!(b["checksum"], format!("{:016x}", checksum(&big)), "{run}");
+        assert_eq!(b["reads"], 4, "{run}: 16 + 16 + 16 + 2 MiB, the size known, no read for EOF");
+        let status = input_done(&all, run, 1);
+        assert_eq!(status["lines"], status_lines, "{run}: /proc/self/status, every line");
+        assert_eq!(status["reads"], 2, "{run}: the content, then 0 = end of file");
+        let v = input_done(&all, run, 2);
+        assert_eq!(v["checksum"], format!("{:016x}", checksum(&version)), "{run}");
+    }
+    let processed: u64 =
+        events(&all, "process", "overlap").iter().map(|p| p["bytes"].as_u64().unwrap()).sum();
+    assert_eq!(
+        processed,
+        (50 << 20) + version.len() as u64 + input_done(&all, "overlap", 1)["bytes"].as_u64().unwrap()
+    );
+    // The same through lio_listio.
+    let list = json_ok(&["--list", "--process-ms", "0", files.args()[0], "/proc/version"]);
+    for mode in ["LIO_WAIT", "LIO_NOWAIT"] {
+        assert_eq!(input_done(&list, mode, 0)["checksum"], format!("{:016x}", checksum(&big)));
+        assert_eq!(input_done(&list, mode, 1)["checksum"], format!("{:016x}", checksum(&version)));
+    }
+}
+
+/// A cached file reads in microseconds; the timeline must not draw that read as long
+/// as the processing the loop was busy with when it finished.
+#[test]
+fn a_fast_read_is_drawn_short_on_the_timeline() {
+    let files = Files::new("fast", &[b"first\n".to_vec(), b"second\n".to_vec()]);
+    let all = json_ok(&[&["--process-ms", "300"][..], &files.args()].concat());
+    let tl = all.iter().find(|e| e["event"] == "timeline").unwrap();
+    let bar =
+        |label: &str| tl["bars"].as_array().unwrap().iter().find(|b| b["label"] == label).unwrap().clone();
+    let len = |b: &Value| b["end_ms"].as_f64().unwrap() - b["start_ms"].as_f64().unwrap();
+    let (read2, process1) = (bar("read 2"), bar("process 1"));
+    assert!(len(&process1) >= 300.0, "{process1}");
+    assert!(len(&read2) < 100.0, "a cached read is not 300 ms long: {read2}");
+}
+
+/// With files, both runs start from the disk: the cache is dropped before each.
+#[test]
+fn files_are_dropped_from_the_page_cache_before_each_run() {
+    let files = Files::new("cache", &[b"one\n".to_vec(), b"two\n".to_vec()]);
+    let all = json_ok(&[&["--process-ms", "0"][..], &files.args()].concat());
+    let names: Vec<&str> = all
+        .iter()
+        .map(|e| e["event"].as_str().unwrap())
+        .filter(|e| ["cache_dropped", "read_blocking"].contains(e))
+        .collect();
+    assert_eq!(names, ["cache_dropped", "read_blocking", "cache_dropped", "read_blocking", "read_blocking"]);
+    assert_eq!(events(&all, "cache_dropped", "")[0]["files"], 2);
+    let device = json_ok(&["--inputs", "1", "--chunk-ms", "0", "--process-ms", "0"]);
+    assert!(events(&device, "cache_dropped", "").is_empty(), "nothing to drop for the simulated device");
+}
+
+#[test]
+fn one_of_everything_is_singular() {
+    let out = bin().args(["--inputs", "1", "--chunk-ms", "0", "--process-ms", "0"]).output().unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.contains("1 input:") && text.contains("1 input of 16 KiB"), "{text}");
+    for wrong in ["1 inputs", "1 polls", "1 blocks", "1 lines", "1 words", "1 times"] {
+        assert!(!text.contains(wrong), "{wrong:?} in {text}");
+    }
+    let files = Files::new("one-byte", &[b"x".to_vec(), b"y".to_vec()]);
+    let out = bin().args(["--process-ms", "0"]).args(files.args()).output().unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        text.contains("1 byte into the spare buffer") && text.contains(": 1 byte, 0 lines, 1 word,"),
+        "{text}"
+    );
+    assert!(!text.contains("1 bytes") && !text.contains("1 words"), "{text}");
+}
+
+#[test]
+fn version_and_exit_status_are_documented() {
+    let out = bin().arg("-V").output().unwrap();
+    assert!(out.status.success());
+    assert_eq!(
+        String::from_utf8(out.stdout).unwrap().trim(),
+        format!("aio-poll-loop {}", env!("CARGO_PKG_VERSION"))
+    );
+    let help = String::from_utf8(bin().arg("--help").output().unwrap().stdout).unwrap();
+    assert!(help.contains("Exit status: 0 when every input was read") && help.contains("any size"), "{help}");
+}

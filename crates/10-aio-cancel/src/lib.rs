@@ -15,6 +15,7 @@
 //! (AIO_ALLDONE). Every request's result is collected with aio_return exactly once,
 //! cancelled or not: `AioRead::aio_return` takes the request by value.
 
+use common::narrate::{plural, show_bytes, Style};
 use common::sys::aio::{aio_cancel_fd, aio_cancel_raw_fd, aio_suspend, AioRead, CancelOutcome, Status};
 use common::{Context, Error, Narrator, Result};
 use serde_json::json;
@@ -65,11 +66,7 @@ fn submit(n: &Narrator, name: &'static str, fd: &Arc<OwnedFd>, why: &str) -> Res
     let mut req = AioRead::new(Arc::clone(fd), 0, vec![0; NBYTES]);
     let raw = fd.as_raw_fd();
     req.aio_read().with_context(|| format!("aio_read {name} (fd {raw})"))?;
-    n.event(
-        "aio_read",
-        json!({"req": name, "fd": raw, "nbytes": NBYTES, "ret": 0}),
-        format!("aio_read({name}: fd {raw}, {NBYTES} bytes) = 0   {why}"),
-    );
+    narrate_aio_read(n, name, raw, why);
     Ok(Named { name, req })
 }
 // ANCHOR_END: submit
@@ -112,17 +109,7 @@ fn show_error(n: &Narrator, r: &Named) -> Status {
 fn cancel(n: &Narrator, r: &Named, state: &str) -> Result<CancelOutcome> {
     let fd = r.req.fd().as_raw_fd();
     let outcome = r.req.aio_cancel().with_context(|| format!("aio_cancel(fd {fd}, {})", r.name))?;
-    n.event(
-        "aio_cancel",
-        json!({"req": r.name, "fd": fd, "state": state, "ret": outcome.code(), "name": outcome.c_name()}),
-        format!(
-            "aio_cancel(fd {fd}, {}) = {} ({})   [{} was {state}]",
-            r.name,
-            outcome.code(),
-            outcome.c_name(),
-            r.name
-        ),
-    );
+    narrate_cancel(n, r.name, fd, Ok(outcome), &format!("{} was {state}", r.name), state);
     Ok(outcome)
 }
 // ANCHOR_END: cancel_one
@@ -145,17 +132,7 @@ fn collect(n: &Narrator, r: Named, report: &mut Report) -> Result<(isize, Status
     let name = r.name;
     let done = r.req.aio_return().map_err(|_| Error::msg(format!("aio_return {name}"), "not finished"))?;
     let data = done.bytes().to_vec();
-    let shown = common::narrate::show_bytes(&data, 40);
-    let text = if done.ret >= 0 {
-        format!("aio_return({name}) = {} bytes: {shown}", done.ret)
-    } else {
-        format!("aio_return({name}) = -1   (collected anyway: every request gets aio_return once)")
-    };
-    n.event(
-        "aio_return",
-        json!({"req": name, "ret": done.ret, "status": done.status.c_name(), "data": String::from_utf8_lossy(&data)}),
-        text,
-    );
+    narrate_return(n, name, done.ret, done.status, &data);
     report.returns.push((name.to_string(), done.ret, data));
     Ok((done.ret, done.status))
 }
@@ -165,28 +142,75 @@ fn collect(n: &Narrator, r: Named, report: &mut Report) -> Result<(isize, Status
 fn feed(n: &Narrator, writer: &mut std::fs::File, bytes: &[u8], note: &str) -> Result<()> {
     let fd = writer.as_raw_fd();
     writer.write_all(bytes).with_context(|| format!("write fd {fd}"))?;
+    let fields = json!({"fd": fd, "bytes": bytes.len(), "data": String::from_utf8_lossy(bytes)});
     n.event(
         "pipe_write",
-        json!({"fd": fd, "bytes": bytes.len(), "data": String::from_utf8_lossy(bytes)}),
-        format!("write(fd {fd}, {}) = {}   {note}", common::narrate::show_bytes(bytes, 40), bytes.len()),
+        fields,
+        format!("write(fd {fd}, {}) = {}   {note}", show_bytes(bytes, 40), bytes.len()),
     );
     Ok(())
 }
 
 fn worker_event(n: &Narrator, name: &str, fd: i32, tid: Option<i32>) {
+    let fields = json!({"req": name, "fd": fd, "tid": tid, "syscall": tid.map(|_| "read")});
     match tid {
-        Some(tid) => n.event(
-            "worker_running",
-            json!({"req": name, "fd": fd, "tid": tid, "syscall": "read"}),
-            format!("/proc/self/task/{tid}/syscall: worker thread {tid} is blocked in read(fd {fd}): {name} is running"),
-        ),
-        None => n.event_styled(
-            "worker_running",
-            json!({"req": name, "fd": fd, "tid": null, "syscall": null}),
-            common::narrate::Style::Warn,
-            format!("could not see glibc's worker in /proc/self/task; waited 200 ms for it to start {name}"),
-        ),
+        Some(tid) => n.event("worker_running", fields, format!("/proc/self/task/{tid}/syscall: worker thread {tid} is blocked in read(fd {fd}): {name} is running")),
+        None => n.event_styled("worker_running", fields, Style::Warn, format!("could not see glibc's worker in /proc/self/task; waited 200 ms for it to start {name}")),
     }
+}
+
+// Narration: one function per call, each building its text from the event's fields.
+
+/// A blank line and the part's heading, in bold.
+fn narrate_section(n: &Narrator, heading: &str) {
+    n.say("");
+    n.say(n.paint(Style::Bold, heading));
+}
+
+fn narrate_aio_read(n: &Narrator, name: &str, fd: i32, why: &str) {
+    let text = format!("aio_read({name}: fd {fd}, {NBYTES} bytes) = 0   {why}");
+    n.event("aio_read", json!({"req": name, "fd": fd, "nbytes": NBYTES, "ret": 0}), text);
+}
+
+/// One aio_cancel call and what it returned; `note` is the bracketed aside (none when
+/// empty), `state` the JSON's. Returns the result as the table shows it.
+fn narrate_cancel(
+    n: &Narrator,
+    target: &str,
+    fd: i32,
+    result: std::result::Result<CancelOutcome, nix::errno::Errno>,
+    note: &str,
+    state: &str,
+) -> String {
+    let (ret, returned) = match result {
+        Ok(o) => (o.code(), format!("{} ({})", o.code(), o.c_name())),
+        Err(e) => (-1, format!("-1 {e:?}")),
+    };
+    let name = match result {
+        Ok(o) => o.c_name().to_string(),
+        Err(e) => format!("-1 {e:?}"),
+    };
+    let aside = if note.is_empty() { String::new() } else { format!("   [{note}]") };
+    n.event(
+        "aio_cancel",
+        json!({"req": target, "fd": fd, "state": state, "ret": ret, "name": name}),
+        format!("aio_cancel(fd {fd}, {target}) = {returned}{aside}"),
+    );
+    result.map_or(name, outcome_text)
+}
+
+fn narrate_return(n: &Narrator, name: &str, ret: isize, status: Status, data: &[u8]) {
+    let text = match ret {
+        0.. => format!(
+            "aio_return({name}) = {}: {}",
+            plural(ret.unsigned_abs() as u64, "byte", "bytes"),
+            show_bytes(data, 40)
+        ),
+        _ => format!("aio_return({name}) = -1   (collected anyway: every request gets aio_return once)"),
+    };
+    let fields =
+        json!({"req": name, "ret": ret, "status": status.c_name(), "data": String::from_utf8_lossy(data)});
+    n.event("aio_return", fields, text);
 }
 
 /// Runs the whole table. Every wait has a 3 s deadline; no request outlives this
@@ -197,20 +221,13 @@ pub fn run(n: &Narrator) -> Result<Report> {
     // ANCHOR: setup
     let (reader, writer) = common::fd::pipe()?;
     let fd = Arc::new(reader);
-    let raw = fd.as_raw_fd();
-    n.event(
-        "pipe",
-        json!({"read_fd": raw, "write_fd": writer.as_raw_fd()}),
-        format!(
-            "pipe() = read end fd {raw}, write end fd {}; it is empty, so any read on it waits",
-            writer.as_raw_fd()
-        ),
-    );
+    let (raw, w) = (fd.as_raw_fd(), writer.as_raw_fd());
+    let text = format!("pipe() = read end fd {raw}, write end fd {w}; it is empty, so any read on it waits");
+    n.event("pipe", json!({"read_fd": raw, "write_fd": w}), text);
     // ANCHOR_END: setup
 
     // 1. A runs, B queues behind it.
-    n.say("");
-    n.say(n.paint(common::narrate::Style::Bold, "1. Two reads on one empty pipe"));
+    narrate_section(n, "1. Two reads on one empty pipe");
     let a = submit(n, "A", &fd, "glibc starts a worker thread for this fd")?;
     worker_event(n, "A", raw, wait_until_running(raw));
     n.explain("The worker tried pread64 (ESPIPE: a pipe has no offsets), fell back to read(),\nand sleeps there until the pipe has data. A is running.");
@@ -226,8 +243,7 @@ pub fn run(n: &Narrator) -> Result<Report> {
 
     // ANCHOR: cancel_queued
     // 2. Cancelling the queued one works.
-    n.say("");
-    n.say(n.paint(common::narrate::Style::Bold, "2. Cancel the queued request"));
+    narrate_section(n, "2. Cancel the queued request");
     let b_outcome = cancel(n, &b, "queued")?;
     let b_err = show_error(n, &b);
     n.explain("B never started, so glibc took it off the queue, set its error to ECANCELED\nand its return value to -1 (and sent its notification, had it asked for one).");
@@ -243,8 +259,7 @@ pub fn run(n: &Narrator) -> Result<Report> {
 
     // ANCHOR: cancel_running
     // 3. Cancelling the running one does not.
-    n.say("");
-    n.say(n.paint(common::narrate::Style::Bold, "3. Cancel the running request"));
+    narrate_section(n, "3. Cancel the running request");
     let a_outcome = cancel(n, &a, "running")?;
     let a_err_now = show_error(n, &a);
     n.explain("A worker thread inside read() cannot be stopped: A goes on, and its buffer is\nstill glibc's. (The notes' example frees the buffer after sleep(5) without checking\nthis; here A's buffer stays alive until aio_error says A is finished.)");
@@ -261,8 +276,7 @@ pub fn run(n: &Narrator) -> Result<Report> {
 
     // ANCHOR: cancel_fd
     // 4. aio_cancel(fd, NULL): everything on the fd at once.
-    n.say("");
-    n.say(n.paint(common::narrate::Style::Bold, "4. Cancel everything on the fd: aio_cancel(fd, NULL)"));
+    narrate_section(n, "4. Cancel everything on the fd: aio_cancel(fd, NULL)");
     let c = submit(n, "C", &fd, "runs (glibc reuses the idle worker)")?;
     worker_event(n, "C", raw, wait_until_running(raw));
     let d = submit(n, "D", &fd, "queued behind C")?;
@@ -270,11 +284,7 @@ pub fn run(n: &Narrator) -> Result<Report> {
     // Again: the writer must be dropped before C, D and E on an early return.
     let mut writer = writer;
     let all = aio_cancel_fd(fd.as_fd()).with_context(|| format!("aio_cancel(fd {raw}, NULL)"))?;
-    n.event(
-        "aio_cancel",
-        json!({"req": "NULL", "fd": raw, "state": "C running, D and E queued", "ret": all.code(), "name": all.c_name()}),
-        format!("aio_cancel(fd {raw}, NULL) = {} ({})   [C running, D and E queued]", all.code(), all.c_name()),
-    );
+    narrate_cancel(n, "NULL", raw, Ok(all), "C running, D and E queued", "C running, D and E queued");
     n.explain("D and E are cancelled; C is not, and one request not cancelled is enough\nfor the whole call to say AIO_NOTCANCELED.");
     let (c_err, d_err, e_err) = (show_error(n, &c), show_error(n, &d), show_error(n, &e));
     feed(n, &mut writer, b"world\n", "C's read() returns")?;
@@ -292,8 +302,7 @@ pub fn run(n: &Narrator) -> Result<Report> {
 
     // ANCHOR: cancel_finished
     // 5. Cancelling what has finished.
-    n.say("");
-    n.say(n.paint(common::narrate::Style::Bold, "5. Cancel a finished request"));
+    narrate_section(n, "5. Cancel a finished request");
     feed(n, &mut writer, b"done\n", "data first, then the read")?;
     let f = submit(n, "F", &fd, "data is already there: finishes at once")?;
     let deadline = Instant::now() + DEADLINE;
@@ -303,10 +312,13 @@ pub fn run(n: &Narrator) -> Result<Report> {
     let f_err = show_error(n, &f);
     let f_outcome = cancel(n, &f, "finished")?;
     let none = aio_cancel_fd(fd.as_fd()).with_context(|| format!("aio_cancel(fd {raw}, NULL)"))?;
-    n.event(
-        "aio_cancel",
-        json!({"req": "NULL", "fd": raw, "state": "nothing outstanding", "ret": none.code(), "name": none.c_name()}),
-        format!("aio_cancel(fd {raw}, NULL) = {} ({})   [nothing outstanding on fd {raw}]", none.code(), none.c_name()),
+    narrate_cancel(
+        n,
+        "NULL",
+        raw,
+        Ok(none),
+        &format!("nothing outstanding on fd {raw}"),
+        "nothing outstanding",
     );
     let (f_ret, _) = collect(n, f, &mut report)?;
     report.rows.push(Row {
@@ -326,20 +338,10 @@ pub fn run(n: &Narrator) -> Result<Report> {
     // ANCHOR_END: cancel_finished
 
     // 6. And the failure row: a bad fd.
-    n.say("");
-    n.say(n.paint(common::narrate::Style::Bold, "6. Cancel on an fd that is not open"));
+    narrate_section(n, "6. Cancel on an fd that is not open");
     let bad_fd = 1_000_000;
     let bad = aio_cancel_raw_fd(bad_fd);
-    let returned = match bad {
-        Ok(o) => outcome_text(o),
-        Err(e) => format!("-1 {e:?}"),
-    };
-    n.event(
-        "aio_cancel",
-        json!({"req": "NULL", "fd": bad_fd, "state": "fd not open", "ret": bad.map_or(-1, |o| o.code()),
-               "name": returned}),
-        format!("aio_cancel(fd {bad_fd}, NULL) = {returned}"),
-    );
+    let returned = narrate_cancel(n, "NULL", bad_fd, bad, "", "fd not open");
     report.rows.push(Row {
         target: format!("fd {bad_fd} (NULL)"),
         state: "fd not open".into(),
@@ -389,7 +391,7 @@ pub fn print_table(n: &Narrator, report: &Report) {
             .trim_end()
             .to_string()
     };
-    n.say(n.paint(common::narrate::Style::Bold, line(header)));
+    n.say(n.paint(Style::Bold, line(header)));
     for row in cells {
         n.say(line(row));
     }

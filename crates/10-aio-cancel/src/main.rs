@@ -23,7 +23,7 @@
 //! spelled AIO_CANCELED (one L), and aio_error gives ECANCELED for a cancelled request.
 
 use clap::Parser;
-use common::narrate::Style;
+use common::narrate::{plural, Style};
 
 const AFTER_HELP: &str = "\
 What it shows:
@@ -35,7 +35,11 @@ What it shows:
 Examples:
   aio-cancel              narrate the whole table (about 0.1 s)
   aio-cancel --json       one JSON object per line (events: aio_read, aio_cancel, ...)
-  strace -f -e trace=clone3,pread64,read aio-cancel   see the worker threads";
+  strace -f -e trace=clone3,pread64,read aio-cancel   see the worker threads
+
+Exit status: 0 when the table is complete, also when an outcome differs from glibc's
+(the last line then names it); 1 when a call fails or a wait passes its 3 s deadline
+(the error line names it and the errno); 2 for bad usage.";
 
 /// aio_cancel, every outcome: queued, running, finished, fd-wide, bad fd.
 #[derive(Parser, Debug)]
@@ -64,7 +68,10 @@ fn run() -> common::Result<()> {
             "done",
             serde_json::json!({"requests": collected, "as_glibc": true, "surprises": surprises}),
             Style::Good,
-            format!("every outcome is what glibc documents; {collected} requests, each collected with aio_return once"),
+            format!(
+                "every outcome is what glibc documents; {}, each collected with aio_return once",
+                plural(collected as u64, "request", "requests")
+            ),
         );
     } else {
         n.event_styled(
@@ -72,7 +79,8 @@ fn run() -> common::Result<()> {
             serde_json::json!({"requests": collected, "as_glibc": false, "surprises": surprises}),
             Style::Warn,
             format!(
-                "{collected} requests collected; outcomes that differ from glibc's: {}",
+                "{} collected; outcomes that differ from glibc's: {}",
+                plural(collected as u64, "request", "requests"),
                 surprises.join("; ")
             ),
         );

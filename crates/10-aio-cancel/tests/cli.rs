@@ -123,3 +123,15 @@ fn help_and_usage_errors() {
     let out = bin().arg("/no/such/file").output().unwrap();
     assert_eq!(out.status.code(), Some(2), "aio-cancel takes no paths");
 }
+
+#[test]
+fn version_and_exit_status_are_documented() {
+    let out = bin().arg("-V").output().unwrap();
+    assert!(out.status.success());
+    assert_eq!(
+        String::from_utf8(out.stdout).unwrap().trim(),
+        format!("aio-cancel {}", env!("CARGO_PKG_VERSION"))
+    );
+    let help = String::from_utf8(bin().arg("--help").output().unwrap().stdout).unwrap();
+    assert!(help.contains("Exit status: 0 when the table is complete"), "{help}");
+}

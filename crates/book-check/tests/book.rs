@@ -690,3 +690,23 @@ fn introduction_names_the_workspace_rust_version() {
         "docs/src/introduction.md should say \"Rust {version} or newer\" (the workspace's rust-version)"
     );
 }
+
+/// Narration stays out of the loops: in every demo, at most a fifth of the code lines
+/// narrate at their call sites (`just narration` prints the figures; 07-curl-select,
+/// the model, was at 14%).
+#[test]
+fn every_demo_narrates_in_one_line_per_call() {
+    let mut problems = Vec::new();
+    for d in demo_list::all() {
+        let share = book_check::narration::count_crate(&root().join(d.folder)).unwrap();
+        if share.percent() > 20.0 {
+            problems.push(format!(
+                "{}: {:.1}% of its {} code lines narrate at the call site (over 20%): move the telling into one helper per call below the loop",
+                d.name,
+                share.percent(),
+                share.code_lines
+            ));
+        }
+    }
+    fail_if_any("demos whose narration crowds the code", &problems);
+}

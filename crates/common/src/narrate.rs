@@ -20,7 +20,7 @@ use serde_json::{Map, Value};
 use std::fmt::Display;
 use std::io::{IsTerminal, Write};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 /// Columns for the bars of a timeline: leaves room for labels and notes on an
 /// 80-column terminal in most demos.
@@ -231,7 +231,7 @@ pub fn stdout_gone() -> bool {
 /// One JSON Lines record: `{"t_ms":..,"event":..,<fields>}`.
 pub fn json_line(t_ms: f64, event: &str, fields: Value) -> String {
     let mut record = Map::new();
-    let t = (t_ms * 1000.0).round() / 1000.0;
+    let t = round_ms(t_ms);
     record.insert("t_ms".into(), Value::from(t));
     record.insert("event".into(), Value::from(event));
     match fields {
@@ -257,6 +257,23 @@ pub fn json_line(t_ms: f64, event: &str, fields: Value) -> String {
     } else {
         format!("{head},{}", &rest[1..])
     }
+}
+
+/// A duration in milliseconds, to the microsecond (three decimals): the one rounding
+/// every demo's JSON and text use, so two events never disagree about the same wait.
+pub fn ms(d: Duration) -> f64 {
+    round_ms(d.as_secs_f64() * 1000.0)
+}
+
+/// A millisecond figure rounded to three decimals, as [`ms`] rounds.
+pub fn round_ms(ms: f64) -> f64 {
+    (ms * 1000.0).round() / 1000.0
+}
+
+/// `1 input`, `2 inputs`: a count with its noun, singular or plural as English wants.
+/// `plural(1, "poll", "polls")`; nouns with irregular plurals pass both forms.
+pub fn plural(count: u64, one: &str, many: &str) -> String {
+    format!("{count} {}", if count == 1 { one } else { many })
 }
 
 /// Shows bytes the way a student wants to see them: printable ASCII as is, the rest
@@ -316,6 +333,16 @@ mod tests {
         assert_eq!(coloured.paint(Style::Warn, "EAGAIN"), "\x1b[33mEAGAIN\x1b[0m");
         let json = Narrator::with_color(true, true);
         assert_eq!(json.paint(Style::Warn, "EAGAIN"), "EAGAIN");
+    }
+
+    #[test]
+    fn milliseconds_to_the_microsecond_and_plurals() {
+        assert_eq!(ms(Duration::from_nanos(1_234_567_890)), 1234.568);
+        assert_eq!(ms(Duration::ZERO), 0.0);
+        assert_eq!(round_ms(0.0004), 0.0);
+        assert_eq!(plural(1, "input", "inputs"), "1 input");
+        assert_eq!(plural(0, "input", "inputs"), "0 inputs");
+        assert_eq!(plural(2, "thread", "threads"), "2 threads");
     }
 
     #[test]

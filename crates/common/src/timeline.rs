@@ -7,6 +7,7 @@
 //! /delay/1000  ████████████████████████████████████████████   200 OK  1.00 s
 //! ```
 
+use crate::narrate::round_ms;
 use serde_json::{json, Value};
 
 /// One bar: a labelled interval in milliseconds since the demo started.
@@ -136,20 +137,16 @@ impl Timeline {
             .bars
             .iter()
             // A note may be padded to line up in the text chart; the data has no padding.
-            .map(|b| json!({"label": b.label, "start_ms": round3(b.start_ms), "end_ms": round3(b.end_ms), "note": b.note.trim_end()}))
+            .map(|b| json!({"label": b.label, "start_ms": round_ms(b.start_ms), "end_ms": round_ms(b.end_ms), "note": b.note.trim_end()}))
             .collect();
         json!({
             "title": self.title,
             "bars": bars,
-            "work_ms": round3(self.work_ms()),
-            "span_ms": round3(self.span_ms()),
+            "work_ms": round_ms(self.work_ms()),
+            "span_ms": round_ms(self.span_ms()),
             "max_overlap": self.max_overlap(),
         })
     }
-}
-
-fn round3(x: f64) -> f64 {
-    (x * 1000.0).round() / 1000.0
 }
 
 /// `0s`, `0.25s`, `1.5s`, `12s`: short axis labels.
