@@ -39,6 +39,11 @@ lint:
 # Everything CI checks: formatting, lints, tests, every demo, the labs' checkers, a 30 s soak
 ci: lint test demos labs-verify (soak "--duration" "30s")
 
+# Draw one run of a demo as an SVG timeline and print its path: `just timeline select`, `just timeline pselect --show-race`, `prog --json | just timeline -`
+[no-exit-message]
+timeline NAME="" *ARGS:
+    @cargo run -q -p timeline -- "$@"
+
 # Run a demo under strace, showing only the system calls that demo is about
 trace NAME *ARGS:
     #!/usr/bin/env bash

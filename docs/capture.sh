@@ -7,6 +7,13 @@
 # the same command. crates/book-check re-runs the demo and compares its events with
 # that record, so a capture that no longer matches the code fails `cargo test`.
 #
+# It also draws the pictures the chapters show beside that output (see "pictures" at the
+# end): each from the --json run the .events record was made from, kept as NAME.jsonl.
+#
+# `docs/capture.sh --pictures` redraws only the pictures: new --json runs of the
+# recorded commands, leaving the captured text and records as they are;
+# `--redraw` draws them again from the kept runs, running nothing.
+#
 # Demos not in the workspace yet are skipped (their chapters are stubs). Traces need
 # strace; without it they are skipped and the old trace files kept.
 set -euo pipefail
@@ -14,7 +21,17 @@ cd "$(dirname "$0")/.."
 out=docs/src/captured
 bin="${CARGO_TARGET_DIR:-target}/debug"
 export NO_COLOR=1
-mkdir -p "$out"
+only_pictures=false
+redraw=false
+[ "${1:-}" = --pictures ] && only_pictures=true
+# --redraw: the pictures again from the runs kept in captured/*.jsonl (after a change
+# to the timeline crate); nothing is run.
+[ "${1:-}" = --redraw ] && only_pictures=true && redraw=true
+pictures=docs/src/pictures
+mkdir -p "$out" "$pictures"
+# The --json runs of this capture, until a picture keeps them (see picture below).
+runs=$(mktemp -d)
+trap 'rm -rf "$runs"' EXIT
 
 # The crate folder of a package, or nothing.
 crate_of() { grep -l "^name = \"$1\"" crates/*/Cargo.toml 2>/dev/null | head -1 | xargs -r dirname; }
@@ -25,6 +42,7 @@ present() { [ -n "$(crate_of "$1")" ]; }
 mapfile -t demos < <(cargo demo --list)
 build=()
 for d in "${demos[@]}"; do present "$d" && build+=(-p "$d"); done
+build+=(-p timeline)
 echo "cargo build -q ${build[*]}" >&2
 cargo build -q "${build[@]}"
 
@@ -40,6 +58,14 @@ capture() {
     echo "skip $file: $demo is not in the workspace" >&2
     return
   fi
+  if $only_pictures; then
+    # Only the runs a picture is drawn from.
+    grep -qE "^picture [^ ]+ $file( |\$)" "$0" || return 0
+    $redraw && return 0
+    echo "run $file: $demo $* --json" >&2
+    "$bin/$demo" "$@" --json >"$runs/$file.jsonl"
+    return
+  fi
   echo "capture $file: $demo $*" >&2
   {
     echo "\$ just run $demo${*:+ $*}"
@@ -47,6 +73,7 @@ capture() {
   } >"$out/$file.txt.new"
   local json title events
   json=$("$bin/$demo" "$@" --json)
+  printf '%s\n' "$json" >"$runs/$file.jsonl"
   title=$(grep -m1 -E '^\[ *[0-9]+\.[0-9]{3}\] ' "$out/$file.txt.new" | sed -E 's/^\[ *[0-9.]+\] //')
   events=$(sed -nE 's/^\{"t_ms":[^,]*,"event":"([A-Za-z0-9_]+)".*/\1/p' <<<"$json")
   case "$compare" in
@@ -82,6 +109,7 @@ capture_error() {
   local file=$1 demo=$2
   shift 2
   present "$demo" || { echo "skip $file: $demo is not in the workspace" >&2; return; }
+  $only_pictures && return
   echo "capture $file: $demo $* (expected to fail)" >&2
   local status=0 all
   all=$("$bin/$demo" "$@" 2>&1) || status=$?
@@ -99,6 +127,7 @@ capture_trace() {
   local file=$1 demo=$2 pattern=$3 max=$4
   shift 4
   present "$demo" || { echo "skip $file: $demo is not in the workspace" >&2; return; }
+  $only_pictures && return
   command -v strace >/dev/null || { echo "skip $file: strace is not installed" >&2; return; }
   echo "capture $file: just trace $demo $*" >&2
   local raw
@@ -121,10 +150,35 @@ capture_trace() {
   rm -f "$raw"
 }
 
+# picture NAME FROM [TIMELINE OPTIONS...]: draws the --json run behind captured/FROM
+# (the one its .events record was made from) into pictures/NAME.svg with the timeline
+# crate, and keeps that run as captured/FROM.jsonl. The SVG carries the run's
+# fingerprint; crates/book-check finds the .jsonl it was drawn from by it and checks
+# that run against the .events record, so a picture of another run fails `cargo test`.
+picture() {
+  local name=$1 from=$2
+  shift 2
+  if $redraw; then
+    [ -f "$out/$from.jsonl" ] || { echo "skip picture $name: no captured/$from.jsonl" >&2; return; }
+  elif [ -f "$runs/$from.jsonl" ]; then
+    cp "$runs/$from.jsonl" "$out/$from.jsonl"
+  else
+    echo "skip picture $name: $from was not captured" >&2
+    return
+  fi
+  local demo args
+  demo=$(sed -n 's/^demo: //p' "$out/$from.events")
+  args=$(sed -n 's/^args: //p' "$out/$from.events")
+  echo "picture $name: $from $*" >&2
+  "$bin/timeline" --output "$pictures/$name.svg" --command "just run $demo${args:+ $args}" "$@" - \
+    <"$out/$from.jsonl" >/dev/null
+}
+
 # excerpt FILE FROM PATTERN LINES: the LINES lines of captured/FROM.txt starting at the
 # first line matching PATTERN, into captured/FILE.txt (for a short example in prose).
 excerpt() {
   local file=$1 from=$2 pattern=$3 lines=$4
+  $only_pictures && return
   [ -f "$out/$from.txt" ] || return 0
   grep -m1 -A"$((lines - 1))" -E "$pattern" "$out/$from.txt" >"$out/$file.txt" || {
     echo "error: no line matching $pattern in $out/$from.txt" >&2
@@ -215,5 +269,29 @@ capture_trace trace-aio-callback aio-callback \
   'clone3|pread64\([0-9]+, +(<unfinished|0x)|pread64 resumed|read\([0-9]+, +<unfinished|read resumed>"input' 24
 capture_trace trace-aio-cancel aio-cancel \
   'clone3|pread64\([0-9]+, +(<unfinished|0x)|pread64 resumed|read\(3, +<unfinished|read resumed>|write\(4,' 24
+
+# --- pictures: one per captured run a chapter shows, and the comparisons -------------
+# The chat servers do forty things in a millisecond and then sleep: their axis has
+# breaks (`--axis cut`). Where the story is how long things took, the axis is linear,
+# and two pictures that compare share one length (`--axis-ms`).
+
+picture blocking-read blocking-read --axis linear
+picture nonblocking-read nonblocking-read --axis linear
+picture select select --axis cut
+picture pselect pselect --axis cut
+# Both halves of --show-race in one picture: select sleeps through the signal, pselect
+# (the mask) wakes at once.
+picture pselect-race pselect-race --axis cut
+picture poll poll --axis cut
+picture curl-multi curl-multi --axis-ms 3100
+picture curl-multi-sequential curl-multi-sequential --axis-ms 3100
+picture curl-multi-poll curl-multi-poll --axis linear
+picture curl-select curl-select --axis linear
+picture aio-poll-loop-overlap aio-poll-loop --only run=overlap --axis-ms 1700
+picture aio-poll-loop-baseline aio-poll-loop --only run=baseline --axis-ms 1700
+picture aio-poll-loop-suspend aio-poll-loop-suspend --axis linear
+picture aio-callback aio-callback --axis linear
+picture aio-callback-signal aio-callback-signal --axis linear
+picture aio-cancel aio-cancel --axis cut
 
 echo "done: $(ls "$out" | wc -l) files in $out" >&2

@@ -460,7 +460,10 @@ pub fn commands_in_line(line_no: usize, line: &str) -> Vec<Shown> {
         let words = &words[start..];
         let (recipe, program, args): (Option<String>, Option<String>, &[&str]) = match words {
             ["just", r, rest @ ..] if !r.starts_with('-') => match (*r, rest) {
-                ("run" | "trace", [name, args @ ..]) => (Some(r.to_string()), Some(name.to_string()), args),
+                // `just timeline NAME ARGS` runs the demo with ARGS: the same checks apply.
+                ("run" | "trace" | "timeline", [name, args @ ..]) if *name != "-" => {
+                    (Some(r.to_string()), Some(name.to_string()), args)
+                }
                 ("bench", args) => (Some(r.to_string()), Some("bench".into()), args),
                 (_, args) => (Some(r.to_string()), None, args),
             },
@@ -623,6 +626,49 @@ pub fn json_title(json_lines: &str) -> Option<String> {
     ))
 }
 
+// ---------------------------------------------------------------------------------
+// Pictures of captured runs (drawn by the timeline crate)
+// ---------------------------------------------------------------------------------
+
+/// The image targets in prose (`![alt](target)`), with their lines.
+pub fn images(prose: &str) -> Vec<(usize, String)> {
+    let text = without_inline_code(prose);
+    let mut found = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        let mut rest = line;
+        while let Some(pos) = rest.find("![") {
+            let after = &rest[pos + 2..];
+            let Some(mid) = after.find("](") else { break };
+            let target = &after[mid + 2..];
+            let end = target.find(')').unwrap_or(target.len());
+            found.push((i + 1, target[..end].split_whitespace().next().unwrap_or("").to_string()));
+            rest = &target[end..];
+        }
+    }
+    found
+}
+
+/// The fingerprint of the events a timeline SVG was drawn from: the `events=` word of
+/// its `<desc id="timeline-source">`.
+pub fn picture_fingerprint(svg: &str) -> Option<String> {
+    let start = svg.find("<desc id=\"timeline-source\">")?;
+    let desc = &svg[start..];
+    let desc = &desc[..desc.find("</desc>")?];
+    let at = desc.find("events=")? + "events=".len();
+    Some(desc[at..].split_whitespace().next()?.to_string())
+}
+
+/// FNV-1a (64 bit) of `bytes` as `fnv1a64:<16 hex digits>`: the fingerprint the timeline
+/// crate writes into each picture (timeline::events::fingerprint).
+pub fn fingerprint(bytes: &[u8]) -> String {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for &b in bytes {
+        hash ^= u64::from(b);
+        hash = hash.wrapping_mul(0x0100_0000_01b3);
+    }
+    format!("fnv1a64:{hash:016x}")
+}
+
 /// True for a line of narrated output (`[   1.002] ...`): such lines in the book
 /// must come from a capture, never be typed by hand.
 pub fn is_narrated_line(line: &str) -> bool {
@@ -738,6 +784,16 @@ mod tests {
         assert!(events_match(Compare::Required, &["demo".into(), "a".into()], &now));
         assert!(!events_match(Compare::Required, &["demo".into(), "z".into()], &now));
         assert!(!events_match(Compare::Set, &["demo".into(), "a".into()], &now));
+    }
+
+    #[test]
+    fn pictures_and_their_fingerprints_are_found() {
+        let md = "text ![A run](pictures/a.svg) and `![not](this)`\n![B](img/b.svg \"title\")\n";
+        assert_eq!(images(md), vec![(1, "pictures/a.svg".to_string()), (2, "img/b.svg".to_string())]);
+        let svg = "<svg>\n<desc id=\"timeline-source\">events=fnv1a64:0123 count=3 command=x</desc>\n</svg>";
+        assert_eq!(picture_fingerprint(svg).as_deref(), Some("fnv1a64:0123"));
+        assert_eq!(picture_fingerprint("<svg><desc>events=x</desc></svg>"), None);
+        assert_eq!(fingerprint(b"a"), "fnv1a64:af63dc4c8601ec8c");
     }
 
     #[test]

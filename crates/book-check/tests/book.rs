@@ -486,6 +486,110 @@ fn describe_difference(captured: &[String], now: &[String]) -> String {
 
 /// Stub chapters carry `<!-- stub: PACKAGE -->`. A stub for a demo that exists is a
 /// chapter that tells students something false ("not in the workspace yet").
+/// Every captured run a demo's chapter shows is also shown as a picture (docs/capture.sh draws
+/// them with the timeline crate), and every picture was drawn from the captured run: the
+/// fingerprint in the SVG is that of a `captured/NAME.jsonl` whose events are the ones
+/// `NAME.events` records.
+#[test]
+fn chapters_show_pictures_drawn_from_the_captured_runs() {
+    let src = book_src();
+    let captured = src.join("captured");
+    let fix = "run docs/capture.sh --pictures (or just book-capture)";
+    // The kept --json runs, by fingerprint.
+    let mut runs: BTreeMap<String, String> = BTreeMap::new();
+    for entry in std::fs::read_dir(&captured).unwrap().flatten() {
+        let path = entry.path();
+        if path.extension().is_some_and(|e| e == "jsonl") {
+            let stem = path.file_stem().unwrap().to_string_lossy().to_string();
+            runs.insert(fingerprint(&std::fs::read(&path).unwrap()), stem);
+        }
+    }
+    let chapters: BTreeSet<&str> = demo_list::all().iter().map(|d| d.chapter_file()).collect();
+    let mut problems = Vec::new();
+    let mut shown_pictures = BTreeSet::new();
+    for md in markdown_files(&src) {
+        let text = read(&md);
+        let is_chapter = md.file_name().is_some_and(|n| chapters.contains(n.to_string_lossy().as_ref()));
+        let (_, prose) = split_fences(&text);
+        // The captures this page shows, by record name (NAME.events whose output it includes).
+        let mut wanted: BTreeSet<String> = BTreeSet::new();
+        for inc in includes(&text) {
+            let Some(file) = inc.path.strip_prefix("captured/") else { continue };
+            let Some(stem) = file.strip_suffix(".txt") else { continue };
+            let record = captured.join(format!("{stem}.events"));
+            if let Ok(rec) = parse_record(&std::fs::read_to_string(&record).unwrap_or_default()) {
+                if rec.output == file {
+                    wanted.insert(stem.to_string());
+                }
+            }
+        }
+        let mut drawn_from: BTreeSet<String> = BTreeSet::new();
+        for (line, target) in images(&prose) {
+            let Some(name) = target.strip_prefix("pictures/") else { continue };
+            let path = src.join("pictures").join(name);
+            shown_pictures.insert(name.to_string());
+            let Ok(svg) = std::fs::read_to_string(&path) else {
+                problems.push(format!("{}:{line}: picture {target} is missing: {fix}", shown(&md)));
+                continue;
+            };
+            let Some(fp) = picture_fingerprint(&svg) else {
+                problems.push(format!(
+                    "{}:{line}: {target} does not say which events it was drawn from: {fix}",
+                    shown(&md)
+                ));
+                continue;
+            };
+            let Some(stem) = runs.get(&fp) else {
+                problems.push(format!(
+                    "{}:{line}: {target} was drawn from events that are not a captured run ({fp}): {fix}",
+                    shown(&md)
+                ));
+                continue;
+            };
+            // The kept run is the one the record was made from.
+            let record = captured.join(format!("{stem}.events"));
+            let jsonl = read(&captured.join(format!("{stem}.jsonl")));
+            match parse_record(&std::fs::read_to_string(&record).unwrap_or_default()) {
+                Err(e) => problems.push(format!("{}: {e}", shown(&record))),
+                Ok(rec) => {
+                    if !events_match(rec.compare, &rec.events, &event_names(&jsonl, rec.compare)) {
+                        problems.push(format!(
+                            "{}:{line}: {target} was drawn from captured/{stem}.jsonl, whose events are not the ones {} records: {fix}",
+                            shown(&md),
+                            shown(&record)
+                        ));
+                    }
+                    if json_title(&jsonl).as_deref() != Some(rec.title.as_str()) {
+                        problems.push(format!(
+                            "{}: captured/{stem}.jsonl is a run of another demo or version than {}: {fix}",
+                            shown(&md),
+                            shown(&record)
+                        ));
+                    }
+                }
+            }
+            drawn_from.insert(stem.clone());
+        }
+        if !is_chapter {
+            wanted.clear();
+        }
+        for stem in wanted.difference(&drawn_from) {
+            problems.push(format!(
+                "{}: shows captured/{stem}.txt but no picture drawn from that run (![...](pictures/{stem}.svg)): {fix}",
+                shown(&md)
+            ));
+        }
+    }
+    // A picture no page shows is left over from a renamed capture.
+    for entry in std::fs::read_dir(src.join("pictures")).into_iter().flatten().flatten() {
+        let name = entry.file_name().to_string_lossy().to_string();
+        if name.ends_with(".svg") && !shown_pictures.contains(&name) {
+            problems.push(format!("docs/src/pictures/{name} is shown by no page: remove it or show it"));
+        }
+    }
+    fail_if_any("pictures of captured runs", &problems);
+}
+
 #[test]
 fn technique_chapters_are_complete_or_honest_stubs() {
     let packages = packages();

@@ -1,0 +1,859 @@
+//! From events to what the picture shows: lanes, spans on the thread lanes, marks.
+//!
+//! Any program's events can be drawn. The generic rules come first: an event names the
+//! thing it is about through a field (`id`, `req`, `input`, `fd`, `nick`, `url`,
+//! `source`...), and that thing gets a lane; an event with `tid` belongs to that thread;
+//! a field such as `waited_ms` or `blocked_ms` means the thread slept that long before
+//! the event. What this crate knows about particular demos (a `wait` event opens a call
+//! that the next event on the thread closes, `ready` lists the fds that woke it,
+//! `pipe` names two fds of one thing) is layered on top, in the tables below. An event
+//! no rule knows is still drawn, as a plain mark.
+
+use std::collections::HashMap;
+
+use serde_json::Value;
+
+use crate::events::Event;
+
+/// Whose lane: a thread that calls and waits, or a thing the program works on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LaneKind {
+    Thread,
+    Thing,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Lane {
+    pub kind: LaneKind,
+    /// What the thing is ("ann", "/delay/600", "input 2"); may change (a `/nick`).
+    pub name: String,
+    /// How the program knows it ("fd 7", "#3", "tid 1234"); empty if the name says it.
+    pub handle: String,
+    pub first: f64,
+    pub last: f64,
+    /// The `source` field of its events, if any (a read demo's "pipe" or "file").
+    source: Option<String>,
+    /// A close or leave was seen: the fd number may be reused by a new thing.
+    closed: bool,
+}
+
+impl Lane {
+    /// The lane's label, as drawn.
+    pub fn label(&self) -> String {
+        match (self.name.is_empty(), self.handle.is_empty()) {
+            (false, false) => format!("{} ({})", self.name, self.handle),
+            (false, true) => self.name.clone(),
+            (true, _) => self.handle.clone(),
+        }
+    }
+}
+
+/// What a thread was doing during a span.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum SpanKind {
+    /// Blocked in a call: the kernel has the thread asleep.
+    Asleep,
+    /// Awake and checking again and again (an aio_error loop, EAGAIN reads).
+    Polling,
+    /// Computing.
+    Working,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Span {
+    pub lane: usize,
+    pub start: f64,
+    pub end: f64,
+    pub kind: SpanKind,
+    /// The call, as the student knows it ("select", "curl_multi_wait", "read").
+    pub call: String,
+    /// How it ended ("2 ready", "timed out", "EINTR", "16384 B"), or empty.
+    pub result: String,
+}
+
+/// The kinds of mark; each has its own shape and colour.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum MarkKind {
+    Ready,
+    Start,
+    DataIn,
+    DataOut,
+    Done,
+    Failed,
+    Closed,
+    Signal,
+    Step,
+    Other,
+}
+
+impl MarkKind {
+    pub const ALL: [MarkKind; 10] = [
+        MarkKind::Ready,
+        MarkKind::Start,
+        MarkKind::DataIn,
+        MarkKind::DataOut,
+        MarkKind::Done,
+        MarkKind::Failed,
+        MarkKind::Closed,
+        MarkKind::Signal,
+        MarkKind::Step,
+        MarkKind::Other,
+    ];
+
+    /// The legend's words.
+    pub fn legend(self) -> &'static str {
+        match self {
+            MarkKind::Ready => "ready (woke the wait)",
+            MarkKind::Start => "open / accept / start",
+            MarkKind::DataIn => "read / data in",
+            MarkKind::DataOut => "write / data out",
+            MarkKind::Done => "completed",
+            MarkKind::Failed => "error / EAGAIN / cancel",
+            MarkKind::Closed => "closed / left",
+            MarkKind::Signal => "signal",
+            MarkKind::Step => "check / step",
+            MarkKind::Other => "other event",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Mark {
+    pub lane: usize,
+    pub t: f64,
+    pub kind: MarkKind,
+    /// The event's name.
+    pub event: String,
+    /// A few words from its fields ("52 B", "EAGAIN", "AIO_CANCELED"), or empty.
+    pub note: String,
+}
+
+/// Everything the picture shows.
+#[derive(Debug, Clone, Default)]
+pub struct Timeline {
+    /// From the `demo` event, if there was one.
+    pub name: Option<String>,
+    pub summary: Option<String>,
+    /// Thread lanes first (the main thread on top), then things in order of appearance.
+    pub lanes: Vec<Lane>,
+    pub spans: Vec<Span>,
+    pub marks: Vec<Mark>,
+    /// Time of the first and last event drawn.
+    pub start: f64,
+    pub end: f64,
+    /// How many events were read (all of them are drawn or summarised).
+    pub events: usize,
+}
+
+/// More thing lanes than this (a crowd of 2000 clients) share one last lane.
+pub const MAX_THING_LANES: usize = 24;
+
+/// Events that say how the run went as a whole, drawn as the title or not at all.
+const SUMMARIES: &[&str] = &[
+    "demo",
+    "timeline",
+    "summary",
+    "done",
+    "speedup",
+    "truth_table",
+    "scenario_check",
+    "client_received",
+    "fds",
+    "open_fds",
+    "stats",
+    "main_thread",
+    "curl_global_init",
+    "server_started",
+    "multi_init",
+    "multi_cleanup",
+    "source",
+    "crowd_done",
+];
+
+/// Events that bring an fd into being: the number may be an old one reused.
+const OPENERS: &[&str] =
+    &["open", "opened", "pipe", "socketpair", "listening", "accepted", "socket_opened", "connected"];
+
+/// Events after which an fd number may be reused for something else.
+const CLOSERS: &[&str] = &["left", "closed", "close", "hangup"];
+
+/// Fields that name the thing an event is about, strongest first. An fd is weaker than
+/// a transfer or request id: one fd can carry many requests, and curl reuses fds.
+const THING_FIELDS: &[&str] = &["id", "transfer", "req", "request", "input", "block"];
+
+/// Events after which the main thread had been waiting since its previous event, and
+/// for what (knowledge of aio-callback: a channel receive, a `sigwaitinfo`).
+const WOKEN_BY: &[(&str, &str)] = &[("main_received", "channel recv"), ("signal", "sigwaitinfo")];
+
+/// Builds the timeline of a run.
+pub fn build(events: &[Event]) -> Timeline {
+    let mut b = Builder::default();
+    for e in events {
+        b.event(e);
+    }
+    b.finish(events)
+}
+
+#[derive(Default)]
+struct Builder {
+    name: Option<String>,
+    summary: Option<String>,
+    lanes: Vec<Lane>,
+    keys: HashMap<String, usize>,
+    fds: HashMap<i64, usize>,
+    main_tid: Option<i64>,
+    /// When each thread lane last did something (the start of an implied wait).
+    thread_last: HashMap<usize, f64>,
+    /// A wait call that has started and not yet returned, per thread lane.
+    pending: HashMap<usize, (f64, String)>,
+    spans: Vec<Span>,
+    marks: Vec<Mark>,
+    thing_lanes: usize,
+}
+
+impl Builder {
+    fn event(&mut self, e: &Event) {
+        match e.name.as_str() {
+            "demo" => {
+                self.name = e.text("name");
+                self.summary = e.text("summary");
+                return;
+            }
+            "main_thread" => self.main_tid = e.int("tid"),
+            _ => {}
+        }
+        if SUMMARIES.contains(&e.name.as_str()) {
+            return;
+        }
+        let thread = self.thread_lane(e);
+        let t = e.t_ms;
+        self.touch(thread, t);
+
+        // A call that started earlier ends with this event on the same thread.
+        if let Some((start, call)) = self.pending.remove(&thread) {
+            let result = wait_result(e);
+            self.span(thread, start, t, SpanKind::Asleep, &call, &result);
+            if matches!(e.name.as_str(), "ready" | "still_waiting" | "race_result") {
+                self.ready_marks(e);
+                self.thread_last.insert(thread, t);
+                return;
+            }
+        }
+        let consumed = self.thread_spans(e, thread);
+        self.thread_last.insert(thread, t);
+
+        let things = self.thing_lanes(e);
+        let kind = classify(e);
+        let note = note(e, kind);
+        for &lane in &things {
+            self.mark(lane, t, kind, e, &note);
+        }
+        let own_thread = e.int("tid").is_some_and(|tid| Some(tid) != self.main_tid);
+        if (things.is_empty() && !consumed) || own_thread {
+            self.mark(thread, t, kind, e, &note);
+        }
+        if CLOSERS.contains(&e.name.as_str()) {
+            for &lane in &things {
+                self.lanes[lane].closed = true;
+            }
+        }
+    }
+
+    /// The spans this event tells of on its thread; true when the event is fully told
+    /// by them (a wait call with nothing else to say gets no mark of its own).
+    fn thread_spans(&mut self, e: &Event, thread: usize) -> bool {
+        let t = e.t_ms;
+        let name = e.name.as_str();
+        if name == "wait" || (name == "transfer_started" && e.text("how").as_deref() == Some("easy")) {
+            let call = match name {
+                "wait" => e.text("call").unwrap_or_else(|| "wait".into()),
+                _ => "curl_easy_perform".into(),
+            };
+            self.pending.insert(thread, (t, call));
+            return name == "wait";
+        }
+        if name == "ready" || name == "still_waiting" {
+            // A wait whose start was not reported: only the result can be shown.
+            self.ready_marks(e);
+            return true;
+        }
+        for (field, kind) in [
+            ("waited_ms", SpanKind::Asleep),
+            ("blocked_ms", SpanKind::Asleep),
+            ("slept_ms", SpanKind::Asleep),
+        ] {
+            if let Some(ms) = e.num(field).filter(|ms| *ms >= 0.0) {
+                let call = match name {
+                    "multi_wait" => e.text("call").unwrap_or_else(|| "curl_multi_wait".into()),
+                    "read_returned" | "blocking_baseline" => "read".to_string(),
+                    other => e.text("call").unwrap_or_else(|| other.to_string()),
+                };
+                self.span(thread, t - ms, t, kind, &call, &wait_result(e));
+                self.ready_marks(e);
+                return !matches!(name, "read_returned");
+            }
+        }
+        // `aio_suspend_timeout`: a call that slept its whole timeout.
+        if let (Some(call), Some(ms)) = (name.strip_suffix("_timeout"), e.num("timeout_ms")) {
+            self.span(thread, t - ms, t, SpanKind::Asleep, call, "timed out");
+            return true;
+        }
+        let last = self.thread_last.get(&thread).copied();
+        match name {
+            "read_blocking" => {
+                if let Some(ms) = e.num("ms") {
+                    self.span(thread, t - ms, t, SpanKind::Asleep, "read", &wait_result(e));
+                }
+                false
+            }
+            "process" => {
+                if let Some(ms) = e.num("ms") {
+                    self.span(thread, t - ms, t, SpanKind::Working, "process", "");
+                }
+                false
+            }
+            "polling_summary" => {
+                if let Some(ms) = e.num("elapsed_ms") {
+                    let result = e.int("eagain_count").map(|n| format!("{n} EAGAIN")).unwrap_or_default();
+                    self.span(thread, t - ms, t, SpanKind::Polling, "read loop", &result);
+                }
+                false
+            }
+            "wait_done" => {
+                if let Some(from) = last {
+                    let method = e.text("method").unwrap_or_else(|| "wait".into());
+                    let result = match (e.int("polls"), e.int("suspends")) {
+                        (Some(p), _) if p > 0 => format!("{p} polls"),
+                        (_, Some(s)) if s > 0 => format!("{s} suspends"),
+                        _ => String::new(),
+                    };
+                    let kind = if method == "aio_suspend" { SpanKind::Asleep } else { SpanKind::Polling };
+                    self.span(thread, from, t, kind, &method, &result);
+                }
+                false
+            }
+            _ => {
+                if let (Some(&(_, call)), Some(from)) = (WOKEN_BY.iter().find(|(n, _)| *n == name), last) {
+                    self.span(thread, from, t, SpanKind::Asleep, call, "");
+                }
+                false
+            }
+        }
+    }
+
+    /// Readiness marks on the lanes of the fds an event reports ready.
+    fn ready_marks(&mut self, e: &Event) {
+        let t = e.t_ms;
+        if let Some(Value::Array(fds)) = e.fields.get("fds") {
+            for entry in fds {
+                let Some(fd) = entry.get("fd").and_then(Value::as_i64) else { continue };
+                let owner = entry.get("owner").and_then(Value::as_str).unwrap_or("");
+                let flags: Vec<&str> = entry
+                    .get("flags")
+                    .and_then(Value::as_array)
+                    .map(|f| f.iter().filter_map(Value::as_str).collect())
+                    .unwrap_or_default();
+                let lane = self.fd_lane(fd, owner.split(',').next().unwrap_or(""), t, false);
+                self.mark(lane, t, MarkKind::Ready, e, &short_flags(&flags));
+            }
+        }
+        for (field, note) in [("readable", "in"), ("writable", "out")] {
+            if let Some(Value::Array(fds)) = e.fields.get(field) {
+                for fd in fds.iter().filter_map(Value::as_i64) {
+                    let lane = self.fd_lane(fd, "", t, false);
+                    self.mark(lane, t, MarkKind::Ready, e, note);
+                }
+            }
+        }
+    }
+
+    /// The lanes of the things an event is about (usually one, none for a pure call).
+    fn thing_lanes(&mut self, e: &Event) -> Vec<usize> {
+        let t = e.t_ms;
+        let opener = OPENERS.contains(&e.name.as_str());
+        for &field in THING_FIELDS {
+            let Some(value) = e.text(field) else { continue };
+            if field == "req" && value == "NULL" {
+                continue;
+            }
+            let name = e.text("label").unwrap_or_else(|| match field {
+                "input" | "block" => {
+                    format!("{field} {}", e.int(field).map_or(value.clone(), |n| (n + 1).to_string()))
+                }
+                "req" | "request" => format!("request {value}"),
+                _ => String::new(),
+            });
+            let handle = match field {
+                "id" | "transfer" => format!("#{value}"),
+                _ => String::new(),
+            };
+            let lane = self.lane(&format!("{field}:{value}"), LaneKind::Thing, &name, &handle, t);
+            if opener {
+                if let Some(fd) = e.int("fd") {
+                    self.fds.insert(fd, lane);
+                }
+            }
+            return vec![lane];
+        }
+        if let (Some(r), Some(w)) = (e.int("read_fd"), e.int("write_fd")) {
+            let lane = self.new_lane(LaneKind::Thing, &e.name, &format!("fd {r} ← fd {w}"), t);
+            self.fds.insert(r, lane);
+            self.fds.insert(w, lane);
+            return vec![lane];
+        }
+        let named_fds: Vec<(String, i64)> = e
+            .fields
+            .iter()
+            .filter_map(|(k, v)| Some((k.strip_suffix("_fd")?.to_string(), v.as_i64()?)))
+            .collect();
+        if !named_fds.is_empty() {
+            let suffix = if e.name == "listening" { " listener" } else { "" };
+            return named_fds
+                .into_iter()
+                .map(|(what, fd)| self.fd_lane(fd, &format!("{what}{suffix}"), t, true))
+                .collect();
+        }
+        if let Some(fd) = e.int("fd").filter(|fd| *fd >= 0) {
+            let name = match e.name.as_str() {
+                "listening" => "listener".to_string(),
+                _ => ["nick", "label", "owner", "source"].iter().find_map(|k| e.text(k)).unwrap_or_default(),
+            };
+            let lane = self.fd_lane_for(fd, &name, t, opener, e.text("source"));
+            if e.name == "renamed" {
+                if let Some(new) = e.text("new") {
+                    self.lanes[lane].name = new;
+                }
+            }
+            return vec![lane];
+        }
+        for field in ["nick", "client", "url"] {
+            if let Some(value) = e.text(field) {
+                return vec![self.lane(&format!("{field}:{value}"), LaneKind::Thing, &value, "", t)];
+            }
+        }
+        if let Some(source) = e.text("source") {
+            // The newest lane reading from that kind of source; else the newest fd lane
+            // that has not said what it reads from (a read demo's `open` event).
+            let same = self.lanes.iter().rposition(|l| l.source.as_deref() == Some(&source));
+            let unsaid = || {
+                self.lanes.iter().rposition(|l| {
+                    l.kind == LaneKind::Thing && l.source.is_none() && l.handle.starts_with("fd ")
+                })
+            };
+            let lane = match same.or_else(unsaid) {
+                Some(lane) => lane,
+                None => self.lane(&format!("source:{source}"), LaneKind::Thing, &source, "", t),
+            };
+            if self.lanes[lane].source.is_none() {
+                self.lanes[lane].source = Some(source.clone());
+                if self.lanes[lane].name.is_empty() {
+                    self.lanes[lane].name = source;
+                }
+            }
+            return vec![lane];
+        }
+        Vec::new()
+    }
+
+    fn fd_lane(&mut self, fd: i64, name: &str, t: f64, opener: bool) -> usize {
+        self.fd_lane_for(fd, name, t, opener, None)
+    }
+
+    /// The lane of an fd: a new one when the fd is opened again, was closed, or now
+    /// reads from another kind of source (fd numbers are reused).
+    fn fd_lane_for(&mut self, fd: i64, name: &str, t: f64, opener: bool, source: Option<String>) -> usize {
+        if let Some(&lane) = self.fds.get(&fd) {
+            let l = &self.lanes[lane];
+            let other_source = source.is_some() && l.source.is_some() && l.source != source;
+            if !(opener || l.closed || other_source) {
+                if l.name.is_empty() && !name.is_empty() {
+                    self.lanes[lane].name = name.to_string();
+                }
+                if self.lanes[lane].source.is_none() {
+                    self.lanes[lane].source = source;
+                }
+                return lane;
+            }
+        }
+        let lane = self.new_lane(LaneKind::Thing, name, &format!("fd {fd}"), t);
+        self.lanes[lane].source = source;
+        self.fds.insert(fd, lane);
+        lane
+    }
+
+    fn thread_lane(&mut self, e: &Event) -> usize {
+        match e.int("tid") {
+            Some(tid) if Some(tid) != self.main_tid => {
+                self.lane(&format!("tid:{tid}"), LaneKind::Thread, "thread", &format!("tid {tid}"), e.t_ms)
+            }
+            _ => self.lane("thread:main", LaneKind::Thread, "main thread", "", e.t_ms),
+        }
+    }
+
+    fn lane(&mut self, key: &str, kind: LaneKind, name: &str, handle: &str, t: f64) -> usize {
+        if let Some(&lane) = self.keys.get(key) {
+            return lane;
+        }
+        let lane = self.new_lane(kind, name, handle, t);
+        self.keys.insert(key.to_string(), lane);
+        lane
+    }
+
+    fn new_lane(&mut self, kind: LaneKind, name: &str, handle: &str, t: f64) -> usize {
+        if kind == LaneKind::Thing {
+            if self.thing_lanes >= MAX_THING_LANES {
+                let more = "more:".to_string();
+                if let Some(&lane) = self.keys.get(&more) {
+                    return lane;
+                }
+                let lane = self.push_lane(kind, "all the others", "", t);
+                self.keys.insert(more, lane);
+                return lane;
+            }
+            self.thing_lanes += 1;
+        }
+        self.push_lane(kind, name, handle, t)
+    }
+
+    fn push_lane(&mut self, kind: LaneKind, name: &str, handle: &str, t: f64) -> usize {
+        self.lanes.push(Lane {
+            kind,
+            name: name.to_string(),
+            handle: handle.to_string(),
+            first: t,
+            last: t,
+            source: None,
+            closed: false,
+        });
+        self.lanes.len() - 1
+    }
+
+    fn touch(&mut self, lane: usize, t: f64) {
+        let l = &mut self.lanes[lane];
+        l.first = l.first.min(t);
+        l.last = l.last.max(t);
+    }
+
+    fn span(&mut self, lane: usize, start: f64, end: f64, kind: SpanKind, call: &str, result: &str) {
+        self.touch(lane, start);
+        self.touch(lane, end);
+        self.spans.push(Span { lane, start, end, kind, call: call.to_string(), result: result.to_string() });
+    }
+
+    fn mark(&mut self, lane: usize, t: f64, kind: MarkKind, e: &Event, note: &str) {
+        self.touch(lane, t);
+        self.marks.push(Mark { lane, t, kind, event: e.name.clone(), note: note.to_string() });
+    }
+
+    /// Puts thread lanes on top (the main thread first) and renumbers.
+    fn finish(mut self, events: &[Event]) -> Timeline {
+        // A wait still open at the end (the program stopped while waiting) ends there.
+        let end = events.iter().map(|e| e.t_ms).fold(f64::NEG_INFINITY, f64::max);
+        let pending: Vec<(usize, (f64, String))> = self.pending.drain().collect();
+        for (lane, (start, call)) in pending {
+            self.span(lane, start, end, SpanKind::Asleep, &call, "still waiting");
+        }
+        // A thread lane with nothing on it (every event was about a thing) is left out.
+        let used: Vec<bool> = (0..self.lanes.len())
+            .map(|i| {
+                self.lanes[i].kind == LaneKind::Thing
+                    || self.spans.iter().any(|s| s.lane == i)
+                    || self.marks.iter().any(|m| m.lane == i)
+            })
+            .collect();
+        let mut order: Vec<usize> = (0..self.lanes.len()).filter(|&i| used[i]).collect();
+        order.sort_by_key(|&i| (self.lanes[i].kind != LaneKind::Thread, i));
+        let mut new_index = vec![0; self.lanes.len()];
+        for (new, &old) in order.iter().enumerate() {
+            new_index[old] = new;
+        }
+        let lanes = order.iter().map(|&i| self.lanes[i].clone()).collect();
+        for s in &mut self.spans {
+            s.lane = new_index[s.lane];
+        }
+        for m in &mut self.marks {
+            m.lane = new_index[m.lane];
+        }
+        let drawn = events.iter().filter(|e| !SUMMARIES.contains(&e.name.as_str()));
+        let start = drawn.clone().map(|e| e.t_ms).fold(f64::INFINITY, f64::min);
+        let start = self.spans.iter().map(|s| s.start).fold(start, f64::min);
+        let end = drawn.map(|e| e.t_ms).fold(f64::NEG_INFINITY, f64::max);
+        let (start, end) = if start.is_finite() && end.is_finite() { (start, end) } else { (0.0, 0.0) };
+        Timeline {
+            name: self.name,
+            summary: self.summary,
+            lanes,
+            spans: self.spans,
+            marks: self.marks,
+            start,
+            end,
+            events: events.len(),
+        }
+    }
+}
+
+/// How a wait ended, in a few words.
+fn wait_result(e: &Event) -> String {
+    if let Some(errno) = errno(e) {
+        return errno;
+    }
+    match e.name.as_str() {
+        "ready" => {
+            let n = e.int("count").or_else(|| e.int("returned")).unwrap_or(0);
+            format!("{n} ready")
+        }
+        "still_waiting" => "timed out".into(),
+        "race_result" => match e.text("result") {
+            Some(r) if r.contains("EINTR") => "EINTR".into(),
+            Some(r) if r == "returned 0" => "0: timed out".into(),
+            Some(r) => r,
+            None => String::new(),
+        },
+        "multi_wait" if e.fields.get("woken") == Some(&Value::Bool(true)) => "woken up".into(),
+        "multi_wait" => e.int("numfds").map(|n| format!("{n} fds")).unwrap_or_default(),
+        "transfer_done" => e.int("http_status").map(|s| s.to_string()).unwrap_or_default(),
+        _ => {
+            if let Some(n) = e.int("ready") {
+                format!("{n} ready")
+            } else if let Some(n) = e.int("bytes").or_else(|| e.int("ret")).filter(|n| *n >= 0) {
+                format!("{n} B")
+            } else {
+                String::new()
+            }
+        }
+    }
+}
+
+/// The error an event reports, if any: an errno name, a failed status, a curl error.
+fn errno(e: &Event) -> Option<String> {
+    let nested =
+        e.fields.get("result").and_then(|r| r.get("errno")).and_then(Value::as_str).map(str::to_string);
+    let found = e
+        .text("errno")
+        .or(nested)
+        .or_else(|| e.text("status").filter(|s| s.starts_with('E')))
+        .or_else(|| e.text("curl_error").map(|c| c.trim_start_matches("CURLE_").to_string()));
+    found.filter(|s| !s.is_empty() && s != "0")
+}
+
+/// The kind of mark an event makes: known names first, then words in the name.
+pub fn classify(e: &Event) -> MarkKind {
+    let name = e.name.as_str();
+    if name == "aio_cancel"
+        || (errno(e).is_some() && name != "aio_error")
+        || e.fields.get("ok") == Some(&Value::Bool(false))
+    {
+        return MarkKind::Failed;
+    }
+    if name == "race_step" {
+        return if e.text("step").as_deref() == Some("raise") { MarkKind::Signal } else { MarkKind::Step };
+    }
+    let exact: &[(&[&str], MarkKind)] = &[
+        (&["ready"], MarkKind::Ready),
+        (
+            &[
+                "accepted",
+                "open",
+                "pipe",
+                "socketpair",
+                "listening",
+                "socket_opened",
+                "transfer_started",
+                "aio_read",
+                "accept_returned",
+                "read_start",
+                "set_nonblocking",
+                "peer_scheduled",
+                "worker_running",
+            ],
+            MarkKind::Start,
+        ),
+        (
+            &[
+                "read",
+                "read_returned",
+                "recv_returned",
+                "aio_return",
+                "callback",
+                "collected",
+                "main_received",
+                "nowait_read",
+                "read_blocking",
+                "polling_summary",
+                "blocking_baseline",
+            ],
+            MarkKind::DataIn,
+        ),
+        (&["flushed", "relayed", "pipe_write", "stats_served"], MarkKind::DataOut),
+        (&["transfer_done", "wait_done", "file_done"], MarkKind::Done),
+        (&["left", "quit", "handle_removed", "partial_dropped"], MarkKind::Closed),
+        (&["signal", "wakeup"], MarkKind::Signal),
+        (
+            &[
+                "held_back",
+                "aio_error",
+                "still_polling",
+                "renamed",
+                "command",
+                "sanitized",
+                "signals_blocked",
+                "sigmask",
+                "multi_perform",
+                "multi_fdset",
+                "process",
+                "file_evicted",
+            ],
+            MarkKind::Step,
+        ),
+    ];
+    if let Some((_, kind)) = exact.iter().find(|(names, _)| names.contains(&name)) {
+        return *kind;
+    }
+    let words: &[(&[&str], MarkKind)] = &[
+        (&["signal"], MarkKind::Signal),
+        (&["cancel", "error", "fail"], MarkKind::Failed),
+        (&["ready", "readable", "writable"], MarkKind::Ready),
+        (&["close", "left", "quit", "hangup", "eof"], MarkKind::Closed),
+        (&["done", "complete", "finish"], MarkKind::Done),
+        (&["accept", "open", "start", "connect", "submit", "listen"], MarkKind::Start),
+        (&["read", "recv", "receive"], MarkKind::DataIn),
+        (&["write", "send", "sent", "flush", "relay"], MarkKind::DataOut),
+    ];
+    words
+        .iter()
+        .find(|(ws, _)| ws.iter().any(|w| name.split('_').any(|part| part == *w || part.starts_with(w))))
+        .map_or(MarkKind::Other, |(_, kind)| *kind)
+}
+
+/// A few words from an event's fields for its mark.
+fn note(e: &Event, kind: MarkKind) -> String {
+    if kind == MarkKind::Failed {
+        if let Some(name) = e.text("name").filter(|_| e.name == "aio_cancel") {
+            return name.trim_start_matches("AIO_").to_string();
+        }
+        if let Some(errno) = errno(e) {
+            return errno;
+        }
+    }
+    match e.name.as_str() {
+        "aio_error" => return e.text("value").unwrap_or_default(),
+        "renamed" => return format!("→ {}", e.text("new").unwrap_or_default()),
+        "race_step" => {
+            let step = e.text("step").unwrap_or_default();
+            return match e.fields.get("flag").and_then(Value::as_bool) {
+                Some(flag) => format!("{step}: flag {flag}"),
+                None => step,
+            };
+        }
+        "accepted" => return e.text("nick").unwrap_or_default(),
+        "held_back" => return e.num("after_ms").map(|ms| format!("held back {ms} ms")).unwrap_or_default(),
+        "wakeup" => return "wakeup".into(),
+        "still_polling" => return e.int("eagain_so_far").map(|n| format!("{n} EAGAIN")).unwrap_or_default(),
+        "transfer_done" => {
+            if let Some(status) = e.int("http_status") {
+                return status.to_string();
+            }
+        }
+        "signal" => return e.int("signo").map(|n| format!("signo {n}")).unwrap_or_default(),
+        _ => {}
+    }
+    let nested = e.fields.get("result").and_then(|r| r.get("bytes")).and_then(Value::as_i64);
+    match e.int("bytes").or(nested).or_else(|| e.int("nbytes")) {
+        Some(n) if n >= 0 => format!("{n} B"),
+        _ => String::new(),
+    }
+}
+
+/// `["readable", "writable"]` -> "in+out"; poll's flag names kept short.
+fn short_flags(flags: &[&str]) -> String {
+    flags
+        .iter()
+        .map(|f| match *f {
+            "readable" | "POLLIN" => "in",
+            "writable" | "POLLOUT" => "out",
+            other => other.trim_start_matches("POLL"),
+        })
+        .collect::<Vec<_>>()
+        .join("+")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::events::parse;
+
+    fn build_from(lines: &str) -> Timeline {
+        build(&parse(lines).events)
+    }
+
+    fn labels(tl: &Timeline) -> Vec<String> {
+        tl.lanes.iter().map(Lane::label).collect()
+    }
+
+    #[test]
+    fn a_reused_fd_number_gets_a_new_lane_and_a_pipe_is_one_lane() {
+        let tl = build_from(concat!(
+            "{\"t_ms\":0,\"event\":\"open\",\"fd\":3,\"source\":\"file\"}\n",
+            "{\"t_ms\":1,\"event\":\"read_returned\",\"fd\":3,\"bytes\":26,\"blocked_ms\":0.5,\"source\":\"file\"}\n",
+            "{\"t_ms\":2,\"event\":\"pipe\",\"read_fd\":3,\"write_fd\":4}\n",
+            "{\"t_ms\":3,\"event\":\"pipe_write\",\"fd\":4,\"bytes\":6}\n",
+            "{\"t_ms\":9,\"event\":\"read_returned\",\"fd\":3,\"bytes\":6,\"blocked_ms\":6,\"source\":\"pipe\"}\n",
+        ));
+        assert_eq!(labels(&tl), ["main thread", "file (fd 3)", "pipe (fd 3 ← fd 4)"]);
+        let pipe: Vec<(&str, &str)> =
+            tl.marks.iter().filter(|m| m.lane == 2).map(|m| (m.event.as_str(), m.note.as_str())).collect();
+        assert_eq!(pipe, [("pipe", ""), ("pipe_write", "6 B"), ("read_returned", "6 B")]);
+        let sleeps: Vec<(f64, f64, &str)> =
+            tl.spans.iter().map(|s| (s.start, s.end, s.result.as_str())).collect();
+        assert_eq!(sleeps, [(0.5, 1.0, "26 B"), (3.0, 9.0, "6 B")]);
+    }
+
+    #[test]
+    fn a_wait_is_a_span_ending_in_its_result_and_ready_fds_are_marked() {
+        let tl = build_from(concat!(
+            "{\"t_ms\":0,\"event\":\"listening\",\"fd\":3,\"chat_fd\":3,\"stats_fd\":4}\n",
+            "{\"t_ms\":1,\"event\":\"wait\",\"call\":\"select\",\"read\":[3,4]}\n",
+            "{\"t_ms\":5,\"event\":\"ready\",\"count\":1,\"fds\":[{\"fd\":3,\"flags\":[\"readable\"],\"owner\":\"chat listener\"}]}\n",
+            "{\"t_ms\":6,\"event\":\"accepted\",\"fd\":7,\"nick\":\"guest1\"}\n",
+            "{\"t_ms\":7,\"event\":\"wait\",\"call\":\"select\"}\n",
+            "{\"t_ms\":407,\"event\":\"still_waiting\",\"call\":\"select\"}\n",
+            "{\"t_ms\":408,\"event\":\"renamed\",\"fd\":7,\"old\":\"guest1\",\"new\":\"ann\"}\n",
+            "{\"t_ms\":409,\"event\":\"left\",\"fd\":7,\"nick\":\"ann\"}\n",
+            "{\"t_ms\":410,\"event\":\"accepted\",\"fd\":7,\"nick\":\"guest2\"}\n",
+        ));
+        assert_eq!(
+            labels(&tl),
+            ["main thread", "chat listener (fd 3)", "stats listener (fd 4)", "ann (fd 7)", "guest2 (fd 7)"]
+        );
+        let spans: Vec<(f64, f64, &str, &str)> =
+            tl.spans.iter().map(|s| (s.start, s.end, s.call.as_str(), s.result.as_str())).collect();
+        assert_eq!(spans, [(1.0, 5.0, "select", "1 ready"), (7.0, 407.0, "select", "timed out")]);
+        let ready: Vec<(usize, f64, &str)> = tl
+            .marks
+            .iter()
+            .filter(|m| m.kind == MarkKind::Ready)
+            .map(|m| (m.lane, m.t, m.note.as_str()))
+            .collect();
+        assert_eq!(ready, [(1, 5.0, "in")]);
+    }
+
+    #[test]
+    fn requests_and_threads_get_their_own_lanes() {
+        let tl = build_from(concat!(
+            "{\"t_ms\":0,\"event\":\"main_thread\",\"tid\":10}\n",
+            "{\"t_ms\":1,\"event\":\"aio_read\",\"fd\":3,\"input\":0,\"label\":\"input 1\",\"nbytes\":4096}\n",
+            "{\"t_ms\":2,\"event\":\"aio_cancel\",\"fd\":3,\"req\":\"NULL\",\"name\":\"AIO_NOTCANCELED\"}\n",
+            "{\"t_ms\":50,\"event\":\"callback\",\"input\":0,\"bytes\":4096,\"tid\":11}\n",
+            "{\"t_ms\":51,\"event\":\"main_received\",\"input\":0,\"tid\":10}\n",
+        ));
+        assert_eq!(labels(&tl), ["main thread", "thread (tid 11)", "input 1", "fd 3"]);
+        let cancel = tl.marks.iter().find(|m| m.event == "aio_cancel").expect("the cancel is drawn");
+        assert_eq!((cancel.lane, cancel.kind, cancel.note.as_str()), (3, MarkKind::Failed, "NOTCANCELED"));
+        // The callback is marked on its request and on the thread that ran it.
+        let callback: Vec<usize> =
+            tl.marks.iter().filter(|m| m.event == "callback").map(|m| m.lane).collect();
+        assert_eq!(callback, [2, 1]);
+        // Main slept on the channel from its last call until the callback's message.
+        assert_eq!(tl.spans.iter().map(|s| (s.lane, s.start, s.end)).collect::<Vec<_>>(), [(0, 2.0, 51.0)]);
+    }
+}
