@@ -197,7 +197,13 @@ pub struct ChatRoom {
     /// No join/leave notices (the `--clients` crowd: thousands of joins would mean
     /// millions of notices, as big chat rooms know).
     quiet: bool,
+    /// Called with a client's fd just before the room closes it (see
+    /// [`ChatRoom::before_close`]).
+    before_close: Option<BeforeClose>,
 }
+
+/// What [`ChatRoom::before_close`] takes: a hook that may report what it did.
+pub type BeforeClose = Box<dyn FnMut(BorrowedFd<'_>) -> Option<Happening>>;
 
 impl std::fmt::Debug for ChatRoom {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -229,12 +235,20 @@ impl ChatRoom {
             stop: StopRule::Never,
             deadline: None,
             quiet: false,
+            before_close: None,
         })
     }
 
     /// Refuses every accepted fd >= `ceiling`: select() cannot watch it (FD_SETSIZE).
     pub fn refuse_fds_from(&mut self, ceiling: RawFd) {
         self.fd_ceiling = Some(ceiling);
+    }
+
+    /// Runs `hook` with each client's fd just before the room closes it. A wait call
+    /// that keeps state in the kernel (epoll's interest list) must forget the fd while
+    /// it is still open: afterwards the number may already belong to someone else.
+    pub fn before_close(&mut self, hook: BeforeClose) {
+        self.before_close = Some(hook);
     }
 
     /// Stops announcing joins and departures (for a crowd of thousands).
@@ -260,6 +274,12 @@ impl ChatRoom {
     /// The stats port's address.
     pub fn stats_addr(&self) -> Result<SocketAddr> {
         self.stats.local_addr().context("getsockname (stats listener)")
+    }
+
+    /// The chat and stats listeners, watched or not (a wait call that keeps an
+    /// interest list must change theirs while accept() is paused).
+    pub fn listeners(&self) -> [BorrowedFd<'_>; 2] {
+        [self.chat.as_fd(), self.stats.as_fd()]
     }
 
     /// How many clients are connected (including ones still flushing a goodbye).
@@ -909,6 +929,9 @@ impl ChatRoom {
             let _ = client.stream.write(b"\n* disconnected: you stopped reading\n");
         }
         let queued = client.output.len();
+        if let Some(told) = self.before_close.as_mut().and_then(|hook| hook(client.stream.as_fd())) {
+            happened.push(told);
+        }
         // close(fd). The kernel still sends what is in the socket's send buffer, then a
         // FIN; what is in our queue (`queued`) is lost, which is the point for a client
         // that stopped reading.
