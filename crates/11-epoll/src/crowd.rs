@@ -10,7 +10,7 @@ use crate::interest::Trigger;
 use common::chat::tell;
 use common::chat::{json, ChatRoom, StopRule};
 use common::{Context, Error, Narrator, Result};
-use fixtures::chat_clients::{run_crowd, CrowdReport};
+use offline::chat_clients::{run_crowd, CrowdReport};
 use std::net::SocketAddr;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};

@@ -344,7 +344,7 @@ pub fn scenario(n: &Narrator, trigger: Trigger) -> Result<()> {
     }
     let signals = block_signals(n)?; // before the script's threads start
     let setup = Setup { trigger, timeout: SCENARIO_TIMEOUT };
-    let result = fixtures::chat_clients::scenario(n, prepare, |room| serve(room, n, setup, &signals));
+    let result = offline::chat_clients::scenario(n, prepare, |room| serve(room, n, setup, &signals));
     blame_the_signal("scripted chat", result)
 }
 

@@ -572,11 +572,11 @@ pub fn scenario(n: &Narrator) -> Result<()> {
     n.explain(format!(
         "scripted clients {} connect from another thread over real TCP; the polls of the first {TRACED_CLIENTS} \
          clients' tasks are narrated ([guestN task] lines)",
-        fixtures::chat_clients::CLIENTS.join(", ")
+        offline::chat_clients::CLIENTS.join(", ")
     ));
     let (chat_addr, stats_addr) =
         (chat.local_addr().context("getsockname")?, stats.local_addr().context("getsockname")?);
-    let script = std::thread::spawn(move || fixtures::chat_clients::run_script(chat_addr, stats_addr));
+    let script = std::thread::spawn(move || offline::chat_clients::run_script(chat_addr, stats_addr));
     let setup = Setup {
         chat,
         stats,
@@ -596,7 +596,7 @@ pub fn scenario(n: &Narrator) -> Result<()> {
         ));
     }
     let report = report?;
-    fixtures::chat_clients::tell_report(n, &report);
+    offline::chat_clients::tell_report(n, &report);
     let fds_after = common::fd::count_open_fds()?;
     n.event(
         "fds",
@@ -650,7 +650,7 @@ pub fn crowd(n: &Narrator, count: usize) -> Result<()> {
     listening(n, &chat, &stats)?;
     let (chat_addr, stats_addr) =
         (chat.local_addr().context("getsockname")?, stats.local_addr().context("getsockname")?);
-    let crowd = std::thread::spawn(move || fixtures::chat_clients::run_crowd(chat_addr, stats_addr, count));
+    let crowd = std::thread::spawn(move || offline::chat_clients::run_crowd(chat_addr, stats_addr, count));
     let setup = Setup {
         chat,
         stats,

@@ -1,9 +1,10 @@
 //! The tokio chat server, run as a real binary against real TCP clients: the same
-//! checks as every chat server (fixtures' `checks`), then what only tokio-chat has.
+//! checks as every chat server (test_harness' `chat_checks`), then what only tokio-chat has.
 
-use fixtures::chat_clients::{checks, ChatClient, ServerProcess};
-use fixtures::demo::run_json;
+use offline::chat_clients::{ChatClient, ServerProcess};
 use std::time::Duration;
+use test_harness::chat_checks as checks;
+use test_harness::demo::run_json;
 
 const BIN: &str = env!("CARGO_BIN_EXE_tokio-chat");
 const CALL: &str = "tokio";

@@ -3,7 +3,7 @@
 //! * [`run_crowd_once`]: N clients (10,000) of which a few talk; every client's
 //!   transcript checked as in the main table. One reader thread per client, as the
 //!   main table's clients have, would be 10,000 threads: here all the clients are read
-//!   from one thread with poll() (the fixtures' `ManyClients`).
+//!   from one thread with poll() (offline's `ManyClients`).
 //! * [`wakeup_cost`]: what one wake-up costs the server as idle clients pile up. N
 //!   clients connect and say nothing; one more sends a command that only it hears
 //!   (`/x`: "unknown command") and waits for the answer, again and again. Each round
@@ -15,7 +15,7 @@ use crate::chat::{check, line, RunResult, ServerChild, RUN_DEADLINE};
 use crate::harness::{stats, LoadSeen, Measured};
 use crate::report::{Bench, Goal, Table};
 use common::{Context, Error, Result};
-use fixtures::chat_clients::{stat, ChatClient, ManyClients};
+use offline::chat_clients::{stat, ChatClient, ManyClients};
 use serde_json::json;
 use std::time::{Duration, Instant};
 
