@@ -131,6 +131,20 @@ impl Interest {
     }
     // ANCHOR_END: sync
 
+    // ANCHOR: spent
+    /// Edge-triggered: `fd`'s queue was written out completely on this EPOLLOUT edge.
+    /// The socket stays writable, so no new EPOLLOUT edge will come: if more output is
+    /// queued before the next turn (another client spoke), the kernel would never say
+    /// so. Forgetting that EPOLLOUT is registered makes the next [`Interest::sync`]
+    /// issue an EPOLL_CTL_MOD, which re-arms it: MOD checks readiness and reports a
+    /// ready fd at once.
+    pub fn spent(&mut self, fd: RawFd) {
+        if let Some(flags) = self.registered.get_mut(&fd) {
+            flags.remove(EpollFlags::EPOLLOUT);
+        }
+    }
+    // ANCHOR_END: spent
+
     // ANCHOR: forget
     /// The room is about to close `fd`: take it out of the interest list first.
     ///

@@ -130,7 +130,7 @@ pub fn serve(room: &mut ChatRoom, n: &Narrator, setup: Setup, signals: &SignalFd
             if one.0 == signals.as_raw_fd() {
                 return stop(room, n, signals);
             }
-            happened.extend(dispatch(room, one, setup.trigger, &mut unfinished));
+            happened.extend(dispatch(room, &interest, one, setup.trigger, &mut unfinished));
         }
         tell::happenings(n, &happened);
     }
@@ -230,6 +230,7 @@ fn wait_once(
 /// what is left.
 fn dispatch(
     room: &mut ChatRoom,
+    interest: &RefCell<Interest>,
     (fd, events): Ready,
     trigger: Trigger,
     unfinished: &mut Vec<RawFd>,
@@ -256,7 +257,13 @@ fn dispatch(
     if events.contains(EpollFlags::EPOLLOUT) {
         match trigger {
             Trigger::Level => happened.extend(room.on_writable(fd)),
-            Trigger::Edge => happened.extend(drain_output(room, fd)),
+            Trigger::Edge => {
+                let (written, emptied) = drain_output(room, fd);
+                happened.extend(written);
+                if emptied {
+                    interest.borrow_mut().spent(fd); // re-armed by the next sync if needed
+                }
+            }
         }
     }
     happened
@@ -294,16 +301,18 @@ fn drain_input(room: &mut ChatRoom, fd: RawFd, unfinished: &mut Vec<RawFd>) -> V
 // ANCHOR_END: drain
 
 /// Edge-triggered writing: write until the queue is empty or the socket says EAGAIN
-/// (then EPOLLOUT's next edge comes when the peer has read some).
-fn drain_output(room: &mut ChatRoom, fd: RawFd) -> Vec<Happening> {
+/// (then EPOLLOUT's next edge comes when the peer has read some). Also returns whether
+/// the queue was emptied.
+fn drain_output(room: &mut ChatRoom, fd: RawFd) -> (Vec<Happening>, bool) {
     let mut happened = Vec::new();
     loop {
         let got = room.on_writable(fd);
-        let more = got.iter().any(|h| h.fd == fd && h.event == "flushed" && h.fields["queued"] != 0)
-            && !got.iter().any(|h| h.fd == fd && h.event == "left");
+        let flushed = got.iter().find(|h| h.fd == fd && h.event == "flushed");
+        let emptied = flushed.is_some_and(|h| h.fields["queued"] == 0);
+        let more = flushed.is_some() && !emptied && !got.iter().any(|h| h.fd == fd && h.event == "left");
         happened.extend(got);
         if !more {
-            return happened;
+            return (happened, emptied);
         }
     }
 }

@@ -143,3 +143,43 @@ fn too_low_a_hard_fd_limit_is_a_clear_error() {
         "{stderr}"
     );
 }
+
+/// Many talkers at once, edge-triggered: every line reaches every other client. (A
+/// queue written out on one EPOLLOUT edge and refilled in the same turn gets no new
+/// edge: the socket never stopped being writable. Without the re-arm, lines stall.)
+#[test]
+fn edge_triggered_under_load_delivers_every_line() {
+    use offline::chat_clients::ManyClients;
+    let (clients, lines) = (60, 30);
+    let server = ServerProcess::start_unrecorded(BIN, &["--edge"]).unwrap();
+    let mut crowd = ManyClients::new();
+    crowd.connect(server.chat, clients).unwrap();
+    for j in 0..lines {
+        for i in 0..clients {
+            crowd.say(i, &format!("m{i}-{j}")).unwrap();
+        }
+    }
+    let want = (clients - 1) * lines;
+    let relayed = |c: &ManyClients, i: usize| c.lines(i).iter().filter(|l| l.starts_with('<')).count();
+    let done = crowd
+        .pump_until(Duration::from_secs(20), "every line", |c| (0..clients).all(|i| relayed(c, i) >= want));
+    let short: Vec<usize> = (0..clients).filter(|&i| relayed(&crowd, i) < want).collect();
+    let first = short.first().map_or(0, |&i| relayed(&crowd, i));
+    assert!(
+        done.is_ok(),
+        "{} clients short of {want} lines, e.g. {:?} with {first}",
+        short.len(),
+        short.first()
+    );
+    for i in 0..clients {
+        let mut next = vec![0usize; clients];
+        for l in crowd.lines(i).iter().filter(|l| l.starts_with('<')) {
+            let (s, j) = l.split_once("> m").unwrap().1.split_once('-').unwrap();
+            let (s, j): (usize, usize) = (s.parse().unwrap(), j.parse().unwrap());
+            assert_eq!(j, next[s], "client {i}: line {j} from {s} out of order");
+            next[s] += 1;
+        }
+    }
+    drop(crowd);
+    server.stop().unwrap();
+}
