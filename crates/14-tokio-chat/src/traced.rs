@@ -60,6 +60,7 @@ impl<'a, F: Future> Traced<'a, F> {
     }
 }
 
+// ANCHOR: traced_poll
 impl<F: Future> Future for Traced<'_, F> {
     type Output = F::Output;
 
@@ -75,6 +76,7 @@ impl<F: Future> Future for Traced<'_, F> {
         result
     }
 }
+// ANCHOR_END: traced_poll
 
 /// The `task_poll` event: one poll of a traced future.
 fn narrate_poll(n: &Narrator, task: &str, what: &str, source: &str, poll: u32, woken: bool, ready: bool) {
