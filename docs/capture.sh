@@ -199,6 +199,8 @@ require trace-tokio-chat 'accept4.*EAGAIN' 'recvfrom.*EAGAIN' 'epoll_wait'
 # libcurl's multi interface, two ways, and the blocking baseline.
 capture curl-multi curl-multi set
 capture curl-multi-sequential curl-multi set --sequential
+capture curl-multi-poll curl-multi set --wait poll
+require curl-multi-poll 'curl_multi_wakeup' 'woken by curl_multi_wakeup'
 excerpt curl-multi-summary curl-multi '[0-9]+ transfers, .* done in' 2
 excerpt curl-multi-sequential-summary curl-multi-sequential '[0-9]+ transfers, .* done in' 2
 capture curl-select curl-select set

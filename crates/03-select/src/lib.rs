@@ -5,12 +5,13 @@
 //! at least one of them is ready (or the timeout passes). Then it reads, accepts or
 //! writes only what is ready, so no call in the loop ever blocks.
 //!
-//! The chat room itself (nicknames, relaying, output queues, framing) is in
-//! `common::chat`; this file is only the waiting. Compare it with the pselect and poll
-//! demos: the loop is the same, the wait call is not.
+//! Read [`serve`] first: the wait, then one ready fd at a time in `handle`: accept,
+//! read, relay, write, close. Each step is a call on the room, in
+//! `common/src/chat/room.rs`, which is the rest of one turn of the loop.
 
-use common::chat::tell::{self, ReadyFd};
-use common::chat::{json, ChatRoom, Happening};
+use common::chat::happening;
+use common::chat::tell::{self, ReadyFd, Title};
+use common::chat::{json, ChatRoom, Happening, Input, Kind};
 use common::{Error, Narrator, Result};
 use nix::errno::Errno;
 use nix::sys::select::{select, FdSet};
@@ -19,9 +20,12 @@ use std::net::SocketAddr;
 use std::os::fd::{AsRawFd, RawFd};
 use std::time::Duration;
 
-/// The demo's name, one-line summary and notes section, for its title line.
-pub const TITLE: (&str, &str, &str) =
-    ("select", "one thread serves a chat room by waiting on every socket at once", "3. using select()");
+/// The demo's title line.
+pub const TITLE: Title = Title {
+    name: "select",
+    summary: "one thread serves a chat room by waiting on every socket at once",
+    notes: "3. using select()",
+};
 
 /// The wait call's timeout in the scripted scenario: short, so the scenario's idle gap
 /// shows the timeout branch.
@@ -42,13 +46,13 @@ pub fn prepare(room: &mut ChatRoom) {
 // ANCHOR_END: setup
 
 // ANCHOR: wait_loop
-/// The server loop: wait, see who is ready, let the room handle each ready fd.
+/// The server loop: wait, then handle each ready fd, then tell what happened.
 pub fn serve(room: &mut ChatRoom, n: &Narrator, timeout: Duration) -> Result<()> {
     while room.keep_going()? {
-        let Some(ready) = wait_once(room, n, timeout)? else { continue };
+        let Some(ready) = wait(room, n, timeout)? else { continue };
         let mut happened = Vec::new();
         for one in ready {
-            happened.extend(dispatch(room, one));
+            handle(room, one, &mut happened);
         }
         tell::happenings(n, &happened);
     }
@@ -56,12 +60,17 @@ pub fn serve(room: &mut ChatRoom, n: &Narrator, timeout: Duration) -> Result<()>
 }
 // ANCHOR_END: wait_loop
 
-/// A ready fd as select() reports it: (fd, readable, writable).
-type Ready = (RawFd, bool, bool);
+/// A ready fd as select() reports it: in the read set, the write set, or both.
+#[derive(Debug, Clone, Copy)]
+struct Ready {
+    fd: RawFd,
+    readable: bool,
+    writable: bool,
+}
 
 /// One select() call. Returns the ready fds, or None when the timeout passed (or a
 /// signal interrupted it) with nothing ready.
-fn wait_once(room: &mut ChatRoom, n: &Narrator, timeout: Duration) -> Result<Option<Vec<Ready>>> {
+fn wait(room: &mut ChatRoom, n: &Narrator, timeout: Duration) -> Result<Option<Vec<Ready>>> {
     // ANCHOR: build_sets
     // select() overwrites its sets with the answer (and, on Linux, the timeout with the
     // time left), so both are built afresh on every turn: reusing last turn's sets would
@@ -70,23 +79,14 @@ fn wait_once(room: &mut ChatRoom, n: &Narrator, timeout: Duration) -> Result<Opt
     // Shorter while the room holds input for a client that is behind (common::chat):
     // the room must look again once that client would count as stalled.
     let timeout = room.wait_timeout(timeout);
-    let mut read_set = FdSet::new();
-    let mut write_set = FdSet::new();
-    let (mut reading, mut writing) = (Vec::new(), Vec::new());
+    let (mut read_set, mut write_set) = (FdSet::new(), FdSet::new());
     for w in &watch {
-        let fd = w.fd.as_raw_fd();
-        if fd >= FD_SETSIZE {
-            // The room refuses such clients at accept(); this is for a listener that
-            // somehow got a high fd. An error, never nix's panic.
-            return Err(Error::msg("select", format!("fd {fd} is past FD_SETSIZE ({FD_SETSIZE})")));
-        }
+        fits_in_fd_set(w.fd.as_raw_fd())?;
         if w.read {
             read_set.insert(w.fd);
-            reading.push(fd);
         }
         if w.write {
             write_set.insert(w.fd);
-            writing.push(fd);
         }
     }
     // nfds is the highest fd plus one, not the number of fds: the kernel scans bits
@@ -94,38 +94,25 @@ fn wait_once(room: &mut ChatRoom, n: &Narrator, timeout: Duration) -> Result<Opt
     let nfds = watch.iter().map(|w| w.fd.as_raw_fd()).max().map_or(0, |fd| fd + 1);
     let mut time_left = TimeVal::milliseconds(timeout.as_millis() as i64);
     // ANCHOR_END: build_sets
-    n.event(
-        "wait",
-        json!({"call": "select", "nfds": nfds, "read": tell::fd_json(&reading), "write": tell::fd_json(&writing),
-               "timeout_ms": timeout.as_millis() as u64}),
-        format!(
-            "select(nfds={nfds}, read={}, write={}, except=NULL, timeout={:.3}s) ...",
-            tell::fd_set_text(&reading),
-            tell::fd_set_text(&writing),
-            timeout.as_secs_f64()
-        ),
-    );
+    narrate_wait(n, nfds, &read_set, &write_set, timeout);
     // ANCHOR: select
     let result = select(nfds, &mut read_set, &mut write_set, None, &mut time_left);
     // ANCHOR_END: select
     let returned = match result {
         Ok(count) => count,
-        Err(Errno::EINTR) => {
-            n.event(
-                "interrupted",
-                json!({"call": "select"}),
-                "  -> select failed with EINTR: a signal handler ran",
-            );
-            return Ok(None);
-        }
+        Err(Errno::EINTR) => return Ok(narrate_interrupted(n)),
         Err(e) => return Err(Error::os("select", e)),
     };
     // ANCHOR: find_ready
     // The sets now hold only the ready fds: test each fd we asked about.
     let ready: Vec<Ready> = watch
         .iter()
-        .map(|w| (w.fd.as_raw_fd(), w.read && read_set.contains(w.fd), w.write && write_set.contains(w.fd)))
-        .filter(|&(_, readable, writable)| readable || writable)
+        .map(|w| Ready {
+            fd: w.fd.as_raw_fd(),
+            readable: w.read && read_set.contains(w.fd),
+            writable: w.write && write_set.contains(w.fd),
+        })
+        .filter(|r| r.readable || r.writable)
         .collect();
     // ANCHOR_END: find_ready
     room.counters.wait_calls += 1;
@@ -134,33 +121,96 @@ fn wait_once(room: &mut ChatRoom, n: &Narrator, timeout: Duration) -> Result<Opt
         tell::still_waiting(n, "select", timeout.as_millis() as u64);
         return Ok(None);
     }
-    let described: Vec<ReadyFd> = ready
-        .iter()
-        .map(|&(fd, r, w)| ReadyFd {
-            fd,
-            flags: [(r, "readable"), (w, "writable")].iter().filter(|f| f.0).map(|f| f.1).collect(),
-        })
-        .collect();
-    tell::ready(n, room, "select", returned, &described);
+    narrate_ready(n, room, returned, &ready);
     Ok(Some(ready))
 }
 
 // ANCHOR: handle_ready
-/// Hands one ready fd to the room. Reading first: it may find the peer gone, and then
+/// One ready fd, step by step. Reading first: it may find the peer gone, and then
 /// there is nothing to write. Every socket is non-blocking, so even a readiness report
 /// that went stale meanwhile (the fd was closed and reused during this turn) costs at
 /// most an EAGAIN, never a stalled server.
-fn dispatch(room: &mut ChatRoom, (fd, readable, writable): Ready) -> Vec<Happening> {
-    let mut happened = Vec::new();
-    if readable {
-        happened.extend(room.on_readable(fd));
+fn handle(room: &mut ChatRoom, ready: Ready, happened: &mut Vec<Happening>) {
+    let fd = ready.fd;
+    if ready.readable {
+        match room.kind(fd) {
+            Some(Kind::ChatListener) => room.accept(happened),
+            Some(Kind::StatsListener) => room.serve_stats(happened),
+            Some(Kind::Client) => match room.read(fd, happened) {
+                Input::Lines(lines) => {
+                    for line in lines {
+                        if line.starts_with('/') {
+                            room.command(fd, &line, happened);
+                        } else {
+                            room.relay(fd, &line, happened);
+                        }
+                    }
+                }
+                Input::Closed(why) => room.close(fd, why, happened),
+            },
+            None => {} // closed earlier in this turn
+        }
     }
-    if writable {
-        happened.extend(room.on_writable(fd));
+    if ready.writable {
+        if let Some(why) = room.write(fd, happened) {
+            room.close(fd, why, happened);
+        }
     }
-    happened
 }
 // ANCHOR_END: handle_ready
+
+/// An fd past FD_SETSIZE cannot go in an fd_set. The room refuses such clients at
+/// accept(); this is for a listener that somehow got a high fd: an error, never nix's
+/// panic.
+fn fits_in_fd_set(fd: RawFd) -> Result<()> {
+    if fd >= FD_SETSIZE {
+        return Err(Error::msg("select", format!("fd {fd} is past FD_SETSIZE ({FD_SETSIZE})")));
+    }
+    Ok(())
+}
+
+/// The `wait` event: the sets and timeout select() is about to be given.
+fn narrate_wait(n: &Narrator, nfds: RawFd, read_set: &FdSet, write_set: &FdSet, timeout: Duration) {
+    let (read, write) = (members(read_set), members(write_set));
+    n.event(
+        "wait",
+        json!({"call": "select", "nfds": nfds, "read": tell::fd_json(&read), "write": tell::fd_json(&write),
+               "timeout_ms": timeout.as_millis() as u64}),
+        format!(
+            "select(nfds={nfds}, read={}, write={}, except=NULL, timeout={:.3}s) ...",
+            tell::fd_set_text(&read),
+            tell::fd_set_text(&write),
+            timeout.as_secs_f64()
+        ),
+    );
+}
+
+/// The fds in a set, lowest first.
+fn members(set: &FdSet) -> Vec<RawFd> {
+    set.fds(None).map(|fd| fd.as_raw_fd()).collect()
+}
+
+/// The `interrupted` event: a signal handler ran during select(). Nothing is ready.
+fn narrate_interrupted(n: &Narrator) -> Option<Vec<Ready>> {
+    n.event("interrupted", json!({"call": "select"}), "  -> select failed with EINTR: a signal handler ran");
+    None
+}
+
+/// The `ready` event: what select() returned, and whose fds woke it.
+fn narrate_ready(n: &Narrator, room: &ChatRoom, returned: i32, ready: &[Ready]) {
+    let described: Vec<ReadyFd> = ready
+        .iter()
+        .map(|r| ReadyFd {
+            fd: r.fd,
+            flags: [(r.readable, "readable"), (r.writable, "writable")]
+                .into_iter()
+                .filter(|&(set, _)| set)
+                .map(|(_, name)| name)
+                .collect(),
+        })
+        .collect();
+    tell::ready(n, room, "select", returned, &described);
+}
 
 /// `--listen ADDR`: serve for real until the process is killed (Ctrl-C).
 pub fn listen(n: &Narrator, addr: SocketAddr) -> Result<()> {
@@ -173,19 +223,19 @@ pub fn listen(n: &Narrator, addr: SocketAddr) -> Result<()> {
 
 /// No arguments: the scripted chat, narrated and checked.
 pub fn scenario(n: &Narrator) -> Result<()> {
-    n.title(TITLE.0, TITLE.1, TITLE.2);
+    TITLE.show(n);
     offline::chat_clients::scenario(n, prepare, |room| serve(room, n, SCENARIO_TIMEOUT))
 }
 
 /// `--clients N`: N clients at once. Past fd 1023 select() cannot follow, so those are refused.
 pub fn crowd(n: &Narrator, count: usize) -> Result<()> {
-    n.title(TITLE.0, TITLE.1, TITLE.2);
+    TITLE.show(n);
     let report = offline::chat_clients::crowd(n, count, prepare, |room| serve(room, n, SCENARIO_TIMEOUT))?;
     if report.refused > 0 {
         n.explain(format!(
-            "{} clients were refused because their fds were past FD_SETSIZE - 1 = {}: an fd_set cannot hold them. \
+            "{} refused: an fd_set holds fds 0..{} only (FD_SETSIZE = {FD_SETSIZE}). \
              poll() takes an array instead: `just run poll --clients {count}` serves them all.",
-            report.refused,
+            happening::count(report.refused as u64, "client"),
             FD_SETSIZE - 1
         ));
     }

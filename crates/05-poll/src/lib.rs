@@ -8,22 +8,25 @@
 //! can say more than "readable": POLLHUP (hang-up), POLLERR (error), POLLNVAL (not an
 //! open fd).
 //!
-//! The chat room itself (nicknames, relaying, output queues, framing) is in
-//! `common::chat`; this file is only the waiting. Compare it with the pselect and poll
-//! demos: the loop is the same, the wait call is not.
+//! Read [`serve`] first: the wait, then one ready fd at a time in `handle`: accept,
+//! read, relay, write, close. Each step is a call on the room, in
+//! `common/src/chat/room.rs`, which is the rest of one turn of the loop.
 
-use common::chat::tell::{self, ReadyFd};
-use common::chat::{json, ChatRoom, Happening};
+use common::chat::tell::{self, ReadyFd, Title};
+use common::chat::{json, ChatRoom, Happening, Input, Kind, Leave};
 use common::{Error, Narrator, Result};
 use nix::errno::Errno;
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use std::net::SocketAddr;
-use std::os::fd::{AsRawFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, RawFd};
 use std::time::Duration;
 
-/// The demo's name, one-line summary and notes section, for its title line.
-pub const TITLE: (&str, &str, &str) =
-    ("poll", "one thread serves a chat room with an array of pollfds, no FD_SETSIZE limit", "4. poll()");
+/// The demo's title line.
+pub const TITLE: Title = Title {
+    name: "poll",
+    summary: "one thread serves a chat room with an array of pollfds, no FD_SETSIZE limit",
+    notes: "4. poll()",
+};
 
 /// The wait call's timeout in the scripted scenario: short, so the scenario's idle gap
 /// shows the timeout branch.
@@ -39,13 +42,13 @@ pub fn prepare(_room: &mut ChatRoom) {}
 // ANCHOR_END: setup
 
 // ANCHOR: wait_loop
-/// The server loop: wait, see who is ready, let the room handle each ready fd.
+/// The server loop: wait, then handle each ready fd, then tell what happened.
 pub fn serve(room: &mut ChatRoom, n: &Narrator, timeout: Duration) -> Result<()> {
     while room.keep_going()? {
-        let Some(ready) = wait_once(room, n, timeout)? else { continue };
+        let Some(ready) = wait(room, n, timeout)? else { continue };
         let mut happened = Vec::new();
         for one in ready {
-            happened.extend(dispatch(room, one));
+            handle(room, one, &mut happened);
         }
         tell::happenings(n, &happened);
     }
@@ -53,12 +56,16 @@ pub fn serve(room: &mut ChatRoom, n: &Narrator, timeout: Duration) -> Result<()>
 }
 // ANCHOR_END: wait_loop
 
-/// A ready fd as poll() reports it: (fd, revents).
-type Ready = (RawFd, PollFlags);
+/// A ready fd as poll() reports it: its entry's `revents`.
+#[derive(Debug, Clone, Copy)]
+struct Ready {
+    fd: RawFd,
+    revents: PollFlags,
+}
 
 /// One poll() call. Returns the ready fds, or None when the timeout passed (or a
 /// signal interrupted it) with nothing ready.
-fn wait_once(room: &mut ChatRoom, n: &Narrator, timeout: Duration) -> Result<Option<Vec<Ready>>> {
+fn wait(room: &mut ChatRoom, n: &Narrator, timeout: Duration) -> Result<Option<Vec<Ready>>> {
     // ANCHOR: build_pollfds
     // One pollfd per fd, asking for POLLIN and, for clients with queued output, POLLOUT.
     // poll() writes only `revents`, so a long-lived server could keep this array and
@@ -77,43 +84,15 @@ fn wait_once(room: &mut ChatRoom, n: &Narrator, timeout: Duration) -> Result<Opt
             PollFd::new(w.fd, events)
         })
         .collect();
-    let (mut reading, mut writing) = (Vec::new(), Vec::new());
-    for w in &watch {
-        if w.read {
-            reading.push(w.fd.as_raw_fd());
-        }
-        if w.write {
-            writing.push(w.fd.as_raw_fd());
-        }
-    }
-    // nfds is the array's length here, not the highest fd plus one as for select().
-    let nfds = pollfds.len();
     let poll_timeout = PollTimeout::try_from(timeout).unwrap_or(PollTimeout::MAX);
     // ANCHOR_END: build_pollfds
-    n.event(
-        "wait",
-        json!({"call": "poll", "nfds": nfds, "read": tell::fd_json(&reading), "write": tell::fd_json(&writing),
-               "timeout_ms": timeout.as_millis() as u64}),
-        format!(
-            "poll(fds: POLLIN on {}, POLLOUT on {}; nfds={nfds}, timeout={}ms) ...",
-            tell::fd_set_text(&reading),
-            tell::fd_set_text(&writing),
-            timeout.as_millis()
-        ),
-    );
+    narrate_wait(n, &pollfds, timeout);
     // ANCHOR: poll
     let result = poll(&mut pollfds, poll_timeout);
     // ANCHOR_END: poll
     let returned = match result {
         Ok(count) => count,
-        Err(Errno::EINTR) => {
-            n.event(
-                "interrupted",
-                json!({"call": "poll"}),
-                "  -> poll failed with EINTR: a signal handler ran",
-            );
-            return Ok(None);
-        }
+        Err(Errno::EINTR) => return Ok(narrate_interrupted(n)),
         Err(e) => return Err(Error::os("poll", e)),
     };
     // ANCHOR: find_ready
@@ -121,8 +100,9 @@ fn wait_once(room: &mut ChatRoom, n: &Narrator, timeout: Duration) -> Result<Opt
     // the notes say): walk the array and keep those.
     let ready: Vec<Ready> = pollfds
         .iter()
-        .zip(&watch)
-        .filter_map(|(p, w)| p.revents().filter(|r| !r.is_empty()).map(|r| (w.fd.as_raw_fd(), r)))
+        .filter_map(|p| {
+            p.revents().filter(|r| !r.is_empty()).map(|revents| Ready { fd: p.as_fd().as_raw_fd(), revents })
+        })
         .collect();
     // ANCHOR_END: find_ready
     room.counters.wait_calls += 1;
@@ -131,46 +111,98 @@ fn wait_once(room: &mut ChatRoom, n: &Narrator, timeout: Duration) -> Result<Opt
         tell::still_waiting(n, "poll", timeout.as_millis() as u64);
         return Ok(None);
     }
-    let described: Vec<ReadyFd> =
-        ready.iter().map(|&(fd, revents)| ReadyFd { fd, flags: flag_names(revents) }).collect();
-    tell::ready(n, room, "poll", returned, &described);
+    narrate_ready(n, room, returned, &ready);
     Ok(Some(ready))
 }
 
 // ANCHOR: handle_ready
-/// Hands one ready fd to the room, flag by flag. The results were copied out of the
-/// pollfd array before any of this runs, so a client removed here cannot shift the
+/// One ready fd, step by step, flag by flag. The results were copied out of the
+/// pollfd array before any of this runs, so a client closed here cannot shift the
 /// array under a loop index and make it skip the next entry (the classic bug of
 /// removing from the array while walking it). Every socket is non-blocking, so even a
 /// report that went stale meanwhile costs at most an EAGAIN.
-fn dispatch(room: &mut ChatRoom, (fd, revents): Ready) -> Vec<Happening> {
-    let mut happened = Vec::new();
+fn handle(room: &mut ChatRoom, ready: Ready, happened: &mut Vec<Happening>) {
+    let (fd, revents) = (ready.fd, ready.revents);
     // POLLNVAL: the fd is not open. Only a bookkeeping bug can cause it; forget the
     // entry, or poll() would report it again at once, forever.
     if revents.contains(PollFlags::POLLNVAL) {
-        return room.forget(fd);
+        happened.extend(room.forget(fd));
+        return;
     }
     // POLLIN: data, a new connection, or EOF (read() = 0) to read.
     let readable = revents.contains(PollFlags::POLLIN);
     if readable {
-        happened.extend(room.on_readable(fd));
+        match room.kind(fd) {
+            Some(Kind::ChatListener) => room.accept(happened),
+            Some(Kind::StatsListener) => room.serve_stats(happened),
+            Some(Kind::Client) => match room.read(fd, happened) {
+                Input::Lines(lines) => {
+                    for line in lines {
+                        if line.starts_with('/') {
+                            room.command(fd, &line, happened);
+                        } else {
+                            room.relay(fd, &line, happened);
+                        }
+                    }
+                }
+                Input::Closed(why) => room.close(fd, why, happened),
+            },
+            None => {} // closed earlier in this turn
+        }
     }
     // POLLERR: a pending socket error (SO_ERROR), reported even though never asked for.
     if revents.contains(PollFlags::POLLERR) {
-        happened.extend(room.on_error(fd));
+        room.close(fd, room.socket_error(fd), happened);
     }
     // POLLHUP: the connection is gone both ways. With POLLIN too, unread data may still
     // be waiting: keep reading on later turns until read() says 0. Without it, leave now.
     if revents.contains(PollFlags::POLLHUP) && !readable {
-        happened.extend(room.on_hangup(fd));
+        room.close(fd, Leave::HungUp, happened);
     }
     // POLLOUT: room in the socket's send buffer for this client's queued output.
     if revents.contains(PollFlags::POLLOUT) {
-        happened.extend(room.on_writable(fd));
+        if let Some(why) = room.write(fd, happened) {
+            room.close(fd, why, happened);
+        }
     }
-    happened
 }
 // ANCHOR_END: handle_ready
+
+/// The `wait` event: the array poll() is about to be given. nfds is the array's
+/// length here, not the highest fd plus one as for select().
+fn narrate_wait(n: &Narrator, pollfds: &[PollFd], timeout: Duration) {
+    let (read, write) = (asking(pollfds, PollFlags::POLLIN), asking(pollfds, PollFlags::POLLOUT));
+    let nfds = pollfds.len();
+    n.event(
+        "wait",
+        json!({"call": "poll", "nfds": nfds, "read": tell::fd_json(&read), "write": tell::fd_json(&write),
+               "timeout_ms": timeout.as_millis() as u64}),
+        format!(
+            "poll(fds: POLLIN on {}, POLLOUT on {}; nfds={nfds}, timeout={}ms) ...",
+            tell::fd_set_text(&read),
+            tell::fd_set_text(&write),
+            timeout.as_millis()
+        ),
+    );
+}
+
+/// The fds whose entry asks for `flag`, in array order.
+fn asking(pollfds: &[PollFd], flag: PollFlags) -> Vec<RawFd> {
+    pollfds.iter().filter(|p| p.events().contains(flag)).map(|p| p.as_fd().as_raw_fd()).collect()
+}
+
+/// The `interrupted` event: a signal handler ran during poll(). Nothing is ready.
+fn narrate_interrupted(n: &Narrator) -> Option<Vec<Ready>> {
+    n.event("interrupted", json!({"call": "poll"}), "  -> poll failed with EINTR: a signal handler ran");
+    None
+}
+
+/// The `ready` event: what poll() returned, and whose fds woke it with which flags.
+fn narrate_ready(n: &Narrator, room: &ChatRoom, returned: i32, ready: &[Ready]) {
+    let described: Vec<ReadyFd> =
+        ready.iter().map(|r| ReadyFd { fd: r.fd, flags: flag_names(r.revents) }).collect();
+    tell::ready(n, room, "poll", returned, &described);
+}
 
 /// The names of the flags set in `revents`, for the narration.
 fn flag_names(revents: PollFlags) -> Vec<&'static str> {
@@ -199,14 +231,14 @@ pub fn listen(n: &Narrator, addr: SocketAddr) -> Result<()> {
 
 /// No arguments: the scripted chat, narrated and checked.
 pub fn scenario(n: &Narrator) -> Result<()> {
-    n.title(TITLE.0, TITLE.1, TITLE.2);
+    TITLE.show(n);
     offline::chat_clients::scenario(n, prepare, |room| serve(room, n, SCENARIO_TIMEOUT))
 }
 
 /// `--clients N`: N clients at once, every one served: a pollfd array has no size limit
 /// but RLIMIT_NOFILE, which the crowd raises first.
 pub fn crowd(n: &Narrator, count: usize) -> Result<()> {
-    n.title(TITLE.0, TITLE.1, TITLE.2);
+    TITLE.show(n);
     let report = offline::chat_clients::crowd(n, count, prepare, |room| serve(room, n, SCENARIO_TIMEOUT))?;
     if report.refused == 0 && count > 1024 {
         n.explain(format!(
@@ -234,6 +266,13 @@ mod tests {
         }
         let fd = room.watch_list()[2].fd.as_raw_fd();
         (room, fd, peer)
+    }
+
+    /// `handle` for one fd with the given revents; what happened.
+    fn dispatch(room: &mut ChatRoom, (fd, revents): (RawFd, PollFlags)) -> Vec<Happening> {
+        let mut happened = Vec::new();
+        handle(room, Ready { fd, revents }, &mut happened);
+        happened
     }
 
     fn events(happened: &[Happening]) -> Vec<&str> {

@@ -1,4 +1,6 @@
-//! Line framing: turning a byte stream into chat lines a terminal can safely show.
+//! Line framing: turning a byte stream into chat lines a terminal can safely show
+//! (notes: "3. using select()": "read from the socket that is ready to read and pass
+//! on the message"; a message is a line, and a read is not).
 //!
 //! TCP delivers bytes, not lines: one `read()` may hold half a line, or three lines and
 //! the start of a fourth. [`LineBuffer`] keeps the unfinished tail between reads. It

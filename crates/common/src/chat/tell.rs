@@ -1,4 +1,5 @@
-//! Narrating a chat server at work: the wait call, who woke up, and what the room did.
+//! Narrating a chat server at work: the wait call, who woke up, and what the room did
+//! (beyond the notes).
 //!
 //! The three demos print the same shapes, so a student comparing `just run select` with
 //! `just run poll` sees the same story with a different wait call.
@@ -20,38 +21,13 @@ use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;
 use std::os::fd::RawFd;
 
+pub use super::happening::Happening;
+
 /// Most happenings narrated one by one per wake-up; beyond that, a count per kind.
 pub const MAX_TOLD: usize = 12;
 
 /// Most fds listed by number in a set; beyond that, the first few and a count.
 const MAX_FDS_SHOWN: usize = 12;
-
-/// Something the room did in response to a ready fd, ready to be narrated.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Happening {
-    /// The JSON event name (snake_case, stable).
-    pub event: &'static str,
-    /// The fd it concerns (-1 for none).
-    pub fd: RawFd,
-    /// The JSON fields.
-    pub fields: Value,
-    /// The human line.
-    pub text: String,
-    /// Worth a second look (refusals, drops, errors): printed in the warning colour.
-    pub warn: bool,
-}
-
-impl Happening {
-    /// An ordinary happening.
-    pub fn new(event: &'static str, fd: RawFd, fields: Value, text: String) -> Self {
-        Happening { event, fd, fields, text, warn: false }
-    }
-
-    /// A happening printed in the warning colour.
-    pub fn warn(event: &'static str, fd: RawFd, fields: Value, text: String) -> Self {
-        Happening { event, fd, fields, text, warn: true }
-    }
-}
 
 /// Prints what one wake-up caused, indented under the `ready` line; a count per kind
 /// instead when there are more than [`MAX_TOLD`].
@@ -74,14 +50,18 @@ pub fn happenings(n: &Narrator, happened: &[Happening]) {
             *counts.entry(h.event).or_default() += 1;
         }
     }
+    let (fields, text) = summary(&counts, told);
+    n.event("summary", fields, text);
+}
+
+/// The `summary` event: how many of each kind were not told one by one.
+fn summary(counts: &BTreeMap<&str, usize>, told: usize) -> (Value, String) {
+    let more: usize = counts.values().sum();
     let words: Vec<String> = counts.iter().map(|(event, k)| format!("{k} {event}")).collect();
-    let counts: Map<String, Value> =
-        counts.into_iter().map(|(e, k)| (e.to_string(), Value::from(k))).collect();
-    n.event(
-        "summary",
-        json!({"counts": counts, "told": told}),
-        format!("     {} more things happened: {}", happened.len() - told, words.join(", ")),
-    );
+    let by_kind: Map<String, Value> = counts.iter().map(|(e, &k)| (e.to_string(), Value::from(k))).collect();
+    let text =
+        format!("     {} happened: {}", super::happening::count(more as u64, "more thing"), words.join(", "));
+    (json!({"counts": by_kind, "told": told}), text)
 }
 
 /// Prints one happening at the left margin (used for `listening`, `shutdown`).
@@ -154,15 +134,41 @@ pub fn ready(n: &Narrator, room: &super::ChatRoom, call: &str, returned: i32, re
     );
 }
 
+/// A demo's title line: its name, what it shows, and the notes section it follows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Title {
+    /// The demo's name (`just run NAME`).
+    pub name: &'static str,
+    /// What it shows, in one line.
+    pub summary: &'static str,
+    /// The notes section it follows.
+    pub notes: &'static str,
+}
+
+/// `(name, summary, notes)`, for demos that keep their title as a triple.
+impl From<(&'static str, &'static str, &'static str)> for Title {
+    fn from((name, summary, notes): (&'static str, &'static str, &'static str)) -> Self {
+        Title { name, summary, notes }
+    }
+}
+
+impl Title {
+    /// Prints the title line.
+    pub fn show(&self, n: &Narrator) {
+        n.title(self.name, self.summary, self.notes);
+    }
+}
+
 /// `--listen`: the first stdout line is `listening on IP:PORT` (text) or the
 /// `listening` event (JSON), then how to join, then the demo's title.
-pub fn announce(n: &Narrator, room: &super::ChatRoom, title: (&str, &str, &str)) -> crate::Result<()> {
+pub fn announce(n: &Narrator, room: &super::ChatRoom, title: impl Into<Title>) -> crate::Result<()> {
+    let title = title.into();
     let chat = room.chat_addr()?;
     let stats = room.stats_addr()?;
     let listening = room.listening()?;
     if n.is_json() {
         happening(n, &listening);
-        n.title(title.0, title.1, title.2);
+        title.show(n);
     } else {
         n.say(format!("listening on {chat}"));
         n.say(format!(
@@ -172,7 +178,7 @@ pub fn announce(n: &Narrator, room: &super::ChatRoom, title: (&str, &str, &str))
             stats.ip(),
             stats.port()
         ));
-        n.title(title.0, title.1, title.2);
+        title.show(n);
         happening(n, &listening);
     }
     Ok(())
@@ -201,5 +207,13 @@ mod tests {
         let crowd: Vec<RawFd> = (3..2003).collect();
         assert_eq!(fd_set_text(&crowd), "{3,4,5,6,7,8,9,10,11,12,...,2002} (2000 fds)");
         assert_eq!(fd_json(&crowd).as_array().map(Vec::len), Some(64));
+    }
+
+    #[test]
+    fn one_more_thing_is_singular() {
+        let one: BTreeMap<&str, usize> = [("read", 1)].into();
+        assert_eq!(summary(&one, 12).1, "     1 more thing happened: 1 read");
+        let two: BTreeMap<&str, usize> = [("read", 1), ("flushed", 1)].into();
+        assert_eq!(summary(&two, 0).1, "     2 more things happened: 1 flushed, 1 read");
     }
 }
