@@ -40,6 +40,16 @@ fn listen_on_a_port_in_use_is_one_error_line_and_exit_1() {
     checks::port_in_use(BIN).unwrap();
 }
 
+#[test]
+fn telnet_negotiation_never_reaches_another_client() {
+    checks::telnet_negotiation_is_removed(BIN).unwrap();
+}
+
+#[test]
+fn the_sender_of_an_overlong_line_is_told_it_was_cut() {
+    checks::overlong_line_sender_is_told(BIN).unwrap();
+}
+
 /// Edge-triggered, the scripted chat still delivers exactly the script, and every
 /// client read is a drain that ends in EAGAIN or a departure.
 #[test]

@@ -16,6 +16,7 @@ pub mod room;
 pub mod traced;
 
 use common::chat::line::LineBuffer;
+use common::chat::telnet::Telnet;
 use common::chat::{json, Happening, StopRule};
 use common::{Context, Error, Narrator, Result};
 use room::{leave, Kick, Leave, Line, Room, Shared};
@@ -279,6 +280,7 @@ async fn read_lines(
     trace: Option<(&Narrator, &str)>,
 ) -> Leave {
     let mut input = LineBuffer::default();
+    let mut telnet = Telnet::default();
     let mut buf = vec![0u8; READ_CHUNK];
     loop {
         // Underneath: recvfrom(fd) = EAGAIN, the task parks until epoll_wait reports
@@ -301,13 +303,18 @@ async fn read_lines(
             Ok(count) => count,
             Err(e) => return Leave::Failed(errno_of(&e)),
         };
-        let lines = input.push(&buf[..count]);
+        narrate_read(room, id, fd, &buf[..count]);
+        // telnet's option negotiation (IAC ...) is removed before framing, as the room does.
+        let (data, negotiation) = telnet.filter(&buf[..count]);
+        if negotiation > 0 {
+            telnet_removed(room, id, fd, negotiation);
+        }
+        let lines = input.push(&data);
         {
             let mut room = room.borrow_mut();
             room.counters.bytes_in += count as u64;
             room.last_activity = Instant::now();
         }
-        narrate_read(room, id, fd, &buf[..count]);
         for raw in lines {
             if room::handle_line(room, id, fd, raw).await {
                 return Leave::Quit;
@@ -488,6 +495,22 @@ fn narrate_read(room: &Shared, id: u64, fd: RawFd, bytes: &[u8]) {
                 "read(fd {fd}, {nick}) = {} bytes: {}",
                 bytes.len(),
                 common::narrate::show_bytes(bytes, 60)
+            ),
+        ),
+    );
+}
+
+/// The `telnet` event: negotiation bytes removed from a client's input.
+fn telnet_removed(room: &Shared, id: u64, fd: RawFd, bytes: usize) {
+    let nick = room.borrow().nick(id);
+    room::tell(
+        room,
+        Happening::new(
+            "telnet",
+            fd,
+            json!({"nick": nick, "bytes": bytes}),
+            format!(
+                "{nick}: {bytes} bytes of telnet negotiation (IAC ...) removed before anything is relayed"
             ),
         ),
     );

@@ -220,6 +220,14 @@ pub async fn handle_line(room: &Shared, id: u64, fd: RawFd, raw: RawLine) -> boo
                 format!("line from {nick} over 512 bytes: cut, {} bytes dropped", raw.cut),
             ),
         );
+        let notice = format!(
+            "* your line was too long and was cut at 512 bytes: the others got its first {}",
+            raw.bytes.len()
+        );
+        let queue = room.borrow().members.get(&id).map(|m| m.queue.clone());
+        if let Some(queue) = queue {
+            let _ = queue.send(line(&notice)).await;
+        }
     }
     let clean = clean_line(&raw.bytes);
     if clean.stripped > 0 || clean.lossy {
