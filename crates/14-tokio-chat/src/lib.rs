@@ -262,9 +262,12 @@ async fn client(
             goodbye(&room, &mut writer, &mut reader).await;
         }
         None => {
-            // Cut off: best effort, as the room does; its buffer is probably full.
+            // Cut off: best effort, as the room does; its buffer is probably full. A plain
+            // write(2), not tokio's try_write: that one trusts the reactor's last word
+            // ("not writable") and would not even try, while the kernel may still
+            // append a few bytes to the last packet it holds.
             drop(writing);
-            let _ = writer.try_write(b"\n* disconnected: you stopped reading\n");
+            let _ = nix::unistd::write(writer.as_ref(), b"\n* disconnected: you stopped reading\n");
         }
     }
 }

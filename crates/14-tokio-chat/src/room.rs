@@ -80,6 +80,8 @@ struct Member {
     queue: mpsc::Sender<Line>,
     kick: watch::Sender<Kick>,
     leaving: bool,
+    /// Its queue was found full (and no line has gone in straight away since).
+    behind: bool,
 }
 
 /// Running totals: the same keys as the readiness servers' stats line.
@@ -149,7 +151,8 @@ impl Room {
         let (kick, kicked) = watch::channel(Kick::No);
         // A fresh queue has room: this cannot fail.
         let _ = queue.try_send(line(&format!("* you are {nick}; {COMMANDS}")));
-        self.members.insert(id, Member { nick: nick.clone(), fd, queue, kick, leaving: false });
+        self.members
+            .insert(id, Member { nick: nick.clone(), fd, queue, kick, leaving: false, behind: false });
         self.counters.accepted += 1;
         self.counters.highest_fd = self.counters.highest_fd.max(fd);
         (id, nick, rx, kicked)
@@ -363,9 +366,10 @@ pub fn broadcast<'a>(
         let mut too_slow = Vec::new();
         for &(id, ref queue) in &targets {
             match queue.try_send(text.clone()) {
-                Ok(()) => {}
+                Ok(()) => behind(room, id, false),
                 Err(mpsc::error::TrySendError::Closed(_)) => {}
                 Err(mpsc::error::TrySendError::Full(text)) => {
+                    behind(room, id, true);
                     if tokio::time::timeout(STALL, queue.send(text)).await.is_err() {
                         too_slow.push(id);
                     }
@@ -379,6 +383,31 @@ pub fn broadcast<'a>(
     })
 }
 // ANCHOR_END: broadcast
+
+/// Notes whether client `id`'s queue was full; the first time it is, says so (the
+/// readiness servers' `held` event: this talker now waits for that client).
+fn behind(room: &Shared, id: u64, full: bool) {
+    let held = {
+        let mut room = room.borrow_mut();
+        let Some(member) = room.members.get_mut(&id) else { return };
+        let was = std::mem::replace(&mut member.behind, full);
+        (full && !was).then(|| (member.nick.clone(), member.fd))
+    };
+    if let Some((nick, fd)) = held {
+        tell(
+            room,
+            Happening::warn(
+                "held",
+                fd,
+                json!({"nick": nick, "queued_lines": QUEUE_LINES, "stall_ms": STALL.as_millis() as u64}),
+                format!(
+                    "{nick}'s queue is full ({QUEUE_LINES} lines): this talker waits for it (at most {} s)",
+                    STALL.as_secs()
+                ),
+            ),
+        );
+    }
+}
 
 // ANCHOR: leave
 /// Takes client `id` out of the room and tells the others. Dropping its queue's last
