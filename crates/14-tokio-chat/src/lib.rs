@@ -218,7 +218,14 @@ async fn welcome(
         ),
     );
     let traced = trace && id <= TRACED_CLIENTS;
-    client(Rc::clone(room), id, nick, stream, queue, kicked, traced)
+    let room = Rc::clone(room);
+    async move {
+        client(Rc::clone(&room), id, nick, stream, queue, kicked, traced).await;
+        // The task's sockets are closed now: only then is the client gone.
+        room.borrow_mut().open -= 1;
+        let changed = Rc::clone(&room.borrow().changed);
+        changed.notify_one();
+    }
 }
 
 // ANCHOR: client_task

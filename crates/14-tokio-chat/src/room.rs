@@ -114,6 +114,9 @@ pub struct Room {
     pub changed: Rc<Notify>,
     /// When a client last did anything (for the "still waiting" line).
     pub last_activity: Instant,
+    /// Client tasks still running, so sockets still open: a client leaves the room
+    /// first and closes its socket when its task ends.
+    pub open: usize,
     pub n: Narrator,
 }
 
@@ -127,18 +130,20 @@ impl Room {
             quiet,
             changed: Rc::new(Notify::new()),
             last_activity: Instant::now(),
+            open: 0,
             n,
         }))
     }
 
-    /// How many clients are in the room.
+    /// How many clients are connected: in the room, or leaving with their sockets
+    /// still open.
     pub fn len(&self) -> usize {
-        self.members.len()
+        self.members.len().max(self.open)
     }
 
-    /// True when nobody is in the room.
+    /// True when nobody is connected.
     pub fn is_empty(&self) -> bool {
-        self.members.is_empty()
+        self.len() == 0
     }
 
     /// A newcomer: named `guest<N>`, welcomed, given a queue. Returns its id, name, the
@@ -154,6 +159,7 @@ impl Room {
         self.members
             .insert(id, Member { nick: nick.clone(), fd, queue, kick, leaving: false, behind: false });
         self.counters.accepted += 1;
+        self.open += 1;
         self.counters.highest_fd = self.counters.highest_fd.max(fd);
         (id, nick, rx, kicked)
     }
@@ -170,7 +176,7 @@ impl Room {
         format!(
             "clients={} accepted={} refused=0 left={} lines={} commands={} bytes_in={} bytes_out={} \
              slow_dropped={} stats_served={} wait_calls={} timeouts={} open_fds={fds}",
-            self.members.len(),
+            self.len(),
             c.accepted,
             c.left,
             c.lines,
