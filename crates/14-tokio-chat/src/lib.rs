@@ -557,6 +557,10 @@ fn listening(n: &Narrator, chat: &std::net::TcpListener, stats: &std::net::TcpLi
 
 /// `--listen ADDR`: serve for real until SIGINT or SIGTERM, then stop cleanly (exit 0).
 pub fn listen(n: &Narrator, addr: SocketAddr) -> Result<()> {
+    // The runtime's own fds (its epoll instance, its waker, the signal socket pair)
+    // exist before the listening line: whoever reads it sees the server as it will stay.
+    let runtime = Runtime::new()?;
+    let signals = runtime.signals()?;
     let (chat, stats) = bind(addr, SocketAddr::new(addr.ip(), 0))?;
     let (c, s) = (chat.local_addr().context("getsockname")?, stats.local_addr().context("getsockname")?);
     if n.is_json() {
@@ -587,8 +591,6 @@ pub fn listen(n: &Narrator, addr: SocketAddr) -> Result<()> {
         trace: true,
         quiet: false,
     };
-    let runtime = Runtime::new()?;
-    let signals = runtime.signals()?;
     runtime.serve(n, setup, signals).map(|_| ())
 }
 
