@@ -232,6 +232,24 @@ capture_trace trace-pselect pselect 'pselect6|rt_sigprocmask\(SIG_(UN)?BLOCK, \[
 require trace-pselect 'sigmask=' 'pselect6\(.*NULL\) = 0 \(Timeout\)'
 capture_trace trace-poll poll 'poll\(\[.*\], [0-9]+, 400' 6
 
+# Beyond the notes: epoll (level, edge, the edge-triggered bug, 10,000 clients) and
+# tokio-chat, with the system calls underneath.
+capture epoll epoll set
+capture epoll-edge epoll set --edge
+excerpt epoll-edge-drained epoll-edge 'drained with' 1
+capture epoll-et-bug epoll sequence --show-et-bug
+require epoll-et-bug 'sit in the socket' 'stranded'
+capture epoll-crowd epoll 'required:demo listening wait ready crowd_done' --clients 10000
+excerpt epoll-crowd-summary epoll-crowd '10000 clients connected' 1
+capture_trace trace-epoll epoll 'epoll_ctl|epoll_wait' 14
+require trace-epoll 'EPOLL_CTL_ADD' 'EPOLL_CTL_MOD'
+capture_trace trace-epoll-ctl epoll 'epoll_ctl|close\(' 400
+excerpt trace-epoll-del trace-epoll-ctl 'EPOLL_CTL_DEL' 2
+require trace-epoll-del 'EPOLL_CTL_DEL, ([0-9]+).*' 'close\('
+capture tokio-chat tokio-chat set
+capture_trace trace-tokio-chat tokio-chat 'epoll_wait|accept4|recvfrom' 16
+require trace-tokio-chat 'accept4.*EAGAIN' 'recvfrom.*EAGAIN' 'epoll_wait'
+
 # libcurl's multi interface, two ways, and the blocking baseline.
 capture curl-multi curl-multi set
 capture curl-multi-sequential curl-multi set --sequential

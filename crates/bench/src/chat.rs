@@ -1,5 +1,5 @@
 //! Part 5: the chat servers under load (notes: "3. using select()", "4. pselect()",
-//! "4. poll()").
+//! "4. poll()"; beyond them, epoll level- and edge-triggered, and tokio-chat).
 //!
 //! N clients each send M lines, in M waves (every client sends one line, then everyone
 //! waits for the whole wave); the server relays every line to the N-1 others. The
@@ -20,6 +20,7 @@ use crate::plot::{self, Series};
 use crate::report::{Bench, Goal, Table};
 use common::chat::{ChatRoom, StopRule};
 use common::{Context, Error, Narrator, Result};
+use epoll::interest::Trigger;
 use offline::chat_clients::{ask_stats, stat, ChatClient};
 use serde_json::json;
 use std::io::{BufRead, BufReader};
@@ -27,11 +28,17 @@ use std::net::SocketAddr;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-/// The three servers, by the name of the call they wait in.
-pub const SERVERS: [&str; 3] = ["select", "pselect", "poll"];
+/// The servers: the three from the notes, by the name of the call they wait in, then
+/// epoll (level- and edge-triggered) and tokio-chat.
+pub const SERVERS: [&str; 6] = ["select", "pselect", "poll", "epoll", "epoll-edge", "tokio-chat"];
+
+/// The servers that cannot take a client fd past 1023 (FD_SETSIZE).
+pub fn fd_set_bound(server: &str) -> bool {
+    matches!(server, "select" | "pselect")
+}
 
 /// How long one server run may take, from start to the last line delivered.
-const RUN_DEADLINE: Duration = Duration::from_secs(60);
+pub(crate) const RUN_DEADLINE: Duration = Duration::from_secs(60);
 
 /// The server's wait timeout: only matters when nothing happens.
 const SERVE_TIMEOUT: Duration = Duration::from_millis(500);
@@ -41,49 +48,70 @@ const SERVE_TIMEOUT: Duration = Duration::from_millis(500);
 /// `chat=ADDR stats=ADDR`, serves until the stats port has been asked and every client
 /// has left, then exits.
 pub fn serve_child(call: &str) -> Result<()> {
+    common::fd::raise_nofile_limit(12_000)?; // one fd per client: 10,000 and a few
     let any = SocketAddr::from(([127, 0, 0, 1], 0));
+    let quiet = Narrator::quiet();
+    let deadline = Instant::now() + RUN_DEADLINE + Duration::from_secs(30);
+    if call == "tokio-chat" {
+        // Its own room and runtime; the same stop rule.
+        let runtime = tokio_chat::Runtime::new()?;
+        let signals = runtime.signals()?;
+        let (chat, stats) = tokio_chat::bind(any, any)?;
+        println!(
+            "chat={} stats={}",
+            chat.local_addr().context("getsockname")?,
+            stats.local_addr().context("getsockname")?
+        );
+        let setup = tokio_chat::Setup {
+            chat,
+            stats,
+            timeout: SERVE_TIMEOUT,
+            stop: StopRule::WhenEmptyAfterStats,
+            deadline: Some(deadline),
+            trace: false,
+            quiet: true,
+        };
+        return runtime.serve(&quiet, setup, signals).map(|_| ());
+    }
     let mut room = ChatRoom::bind(any, any)?;
     room.set_quiet(true);
-    room.stop_when(
-        StopRule::WhenEmptyAfterStats,
-        Some(Instant::now() + RUN_DEADLINE + Duration::from_secs(30)),
-    );
-    let quiet = Narrator::quiet();
-    let wait_mask = match call {
-        "select" => {
-            select::prepare(&mut room);
-            None
-        }
-        "pselect" => {
-            pselect::prepare(&mut room);
-            Some(pselect::block_signals(&quiet)?)
-        }
-        "poll" => {
-            poll::prepare(&mut room);
-            None
-        }
+    room.stop_when(StopRule::WhenEmptyAfterStats, Some(deadline));
+    match call {
+        "select" => select::prepare(&mut room),
+        "pselect" => pselect::prepare(&mut room),
+        "poll" => poll::prepare(&mut room),
+        "epoll" | "epoll-edge" => epoll::prepare(&mut room),
         other => {
-            return Err(Error::usage(format!("--chat-server {other:?}: expected select, pselect or poll")))
+            return Err(Error::usage(format!(
+                "--chat-server {other:?}: expected one of {}",
+                SERVERS.join(", ")
+            )))
         }
-    };
+    }
+    let wait_mask = if call == "pselect" { Some(pselect::block_signals(&quiet)?) } else { None };
+    let signals = if call.starts_with("epoll") { Some(epoll::block_signals(&quiet)?) } else { None };
     println!("chat={} stats={}", room.chat_addr()?, room.stats_addr()?);
-    match (call, wait_mask) {
-        ("select", _) => select::serve(&mut room, &quiet, SERVE_TIMEOUT),
-        ("pselect", Some(mask)) => pselect::serve(&mut room, &quiet, SERVE_TIMEOUT, &mask),
+    match (call, wait_mask, signals) {
+        ("select", _, _) => select::serve(&mut room, &quiet, SERVE_TIMEOUT),
+        ("pselect", Some(mask), _) => pselect::serve(&mut room, &quiet, SERVE_TIMEOUT, &mask),
+        (_, _, Some(signals)) => {
+            let trigger = if call == "epoll-edge" { Trigger::Edge } else { Trigger::Level };
+            epoll::serve(&mut room, &quiet, epoll::Setup { trigger, timeout: SERVE_TIMEOUT }, &signals)
+        }
         _ => poll::serve(&mut room, &quiet, SERVE_TIMEOUT),
     }
 }
 // ANCHOR_END: child_server
 
 /// A server child process; killed if dropped while still running.
-struct ServerChild {
-    child: Child,
-    chat: SocketAddr,
-    stats: SocketAddr,
+pub(crate) struct ServerChild {
+    pub(crate) child: Child,
+    pub(crate) chat: SocketAddr,
+    pub(crate) stats: SocketAddr,
 }
 
 impl ServerChild {
-    fn start(call: &str) -> Result<Self> {
+    pub(crate) fn start(call: &str) -> Result<Self> {
         let exe = std::env::current_exe().context("current_exe")?;
         let mut child = Command::new(exe)
             .args(["--chat-server", call])
@@ -110,7 +138,7 @@ impl ServerChild {
 
     /// Asks the stats port (the server's signal to stop once the room is empty) and
     /// waits for the process to exit. Returns the stats line.
-    fn finish(mut self) -> Result<String> {
+    pub(crate) fn finish(mut self) -> Result<String> {
         let stats = ask_stats(self.stats)?;
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
@@ -139,17 +167,17 @@ impl Drop for ServerChild {
 
 /// What one run measured and checked.
 #[derive(Debug, Clone)]
-struct RunResult {
-    deliveries_per_s: f64,
+pub(crate) struct RunResult {
+    pub(crate) deliveries_per_s: f64,
     /// Lines missing, repeated, out of order or echoed back, over all clients.
-    wrong: u64,
-    seconds: f64,
+    pub(crate) wrong: u64,
+    pub(crate) seconds: f64,
     /// The server's stats line at the end (its counters).
-    server_stats: String,
+    pub(crate) server_stats: String,
 }
 
 /// The line client `sender` sends as its `j`th.
-fn line(sender: usize, j: usize) -> String {
+pub(crate) fn line(sender: usize, j: usize) -> String {
     format!("m{sender}-{j}")
 }
 
@@ -160,9 +188,10 @@ fn parse_relay(text: &str) -> Option<(usize, usize)> {
     Some((sender.parse().ok()?, j.parse().ok()?))
 }
 
-/// Checks client `me`'s transcript: every other client's M lines, once each, in order,
-/// and none of its own. Returns how many lines were wrong (missing, extra, misplaced).
-fn check(me: usize, lines: &[String], clients: usize, per_client: usize) -> u64 {
+/// Checks client `me`'s transcript: the M lines of every other client below `clients`
+/// (the senders), once each, in order, and none of its own. Returns how many lines
+/// were wrong (missing, extra, misplaced).
+pub(crate) fn check(me: usize, lines: &[String], clients: usize, per_client: usize) -> u64 {
     let mut next = vec![0usize; clients];
     let mut wrong = 0u64;
     for (sender, j) in lines.iter().filter_map(|l| parse_relay(l)) {
@@ -287,19 +316,41 @@ fn diagnose(
     )
 }
 
+/// One size of the throughput table: N clients, of which `senders` each send M lines.
+#[derive(Debug, Clone, Copy)]
+struct Size {
+    clients: usize,
+    senders: usize,
+    per_client: usize,
+}
+
 /// Runs part 5 and reports it.
 pub fn run(bench: &mut Bench) -> Result<()> {
     bench.part(
         5,
         "chat",
-        "Chat servers: N clients x M lines through select, pselect and poll, every line checked",
+        "Chat servers: N clients x M lines through select, pselect, poll, epoll (level, edge) and tokio-chat, \
+         every line checked",
     );
-    common::fd::raise_nofile_limit(8192)?;
-    let (sizes, rounds): (Vec<(usize, usize)>, usize) =
-        if bench.quick { (vec![(5, 5), (20, 5)], 1) } else { (vec![(10, 2000), (100, 100), (1000, 5)], 5) };
+    common::fd::raise_nofile_limit(12_000)?;
+    let all = |clients, per_client| Size { clients, senders: clients, per_client };
+    // At 10,000 clients everyone talking would be 10^8 deliveries a wave: ten talk.
+    let (sizes, rounds): (Vec<Size>, usize) = if bench.quick {
+        (vec![all(5, 5), all(20, 5)], 1)
+    } else {
+        (
+            vec![
+                all(10, 2000),
+                all(100, 100),
+                all(1000, 5),
+                Size { clients: 10_000, senders: 10, per_client: 5 },
+            ],
+            3,
+        )
+    };
     let mut table = Table::new(&[
         "N clients",
-        "M lines each",
+        "senders x M lines",
         "server",
         "deliveries",
         "deliveries/s",
@@ -309,22 +360,32 @@ pub fn run(bench: &mut Bench) -> Result<()> {
     let mut load = LoadSeen::new();
     let mut lines: Vec<Vec<(f64, f64, f64, f64)>> = vec![Vec::new(); SERVERS.len()];
     let mut all_exact = true;
-    for &(clients, per_client) in &sizes {
+    let mut median_at: Vec<(usize, usize, f64)> = Vec::new(); // (server, clients, deliveries/s)
+    for size in &sizes {
+        let Size { clients, senders, per_client } = *size;
+        let servers: Vec<usize> =
+            (0..SERVERS.len()).filter(|&i| clients <= 1000 || !fd_set_bound(SERVERS[i])).collect();
         let mut results: Vec<Vec<RunResult>> = vec![Vec::new(); SERVERS.len()];
         let mut failures: Vec<Vec<String>> = vec![Vec::new(); SERVERS.len()];
         for round in 0..rounds {
             load.sample();
-            let mut order: Vec<usize> = (0..SERVERS.len()).collect();
-            order.rotate_left(round % SERVERS.len());
+            let mut order = servers.clone();
+            order.rotate_left(round % servers.len());
             for index in order {
+                let outcome = if senders == clients {
+                    run_once(SERVERS[index], clients, per_client)
+                } else {
+                    crate::chat_crowd::run_crowd_once(SERVERS[index], clients, senders, per_client)
+                };
                 // A run that fails (a line that never came, a server that died) is a
                 // finding to report, not a reason to throw away the other runs.
-                match run_once(SERVERS[index], clients, per_client) {
+                match outcome {
                     Ok(result) => {
                         bench.n.data(
                             "chat_run",
-                            json!({"server": SERVERS[index], "clients": clients, "lines_each": per_client,
-                                   "seconds": result.seconds, "deliveries_per_s": result.deliveries_per_s,
+                            json!({"server": SERVERS[index], "clients": clients, "senders": senders,
+                                   "lines_each": per_client, "seconds": result.seconds,
+                                   "deliveries_per_s": result.deliveries_per_s,
                                    "wrong_lines": result.wrong, "server_stats": result.server_stats}),
                         );
                         results[index].push(result);
@@ -340,14 +401,15 @@ pub fn run(bench: &mut Bench) -> Result<()> {
             }
         }
         load.sample();
-        for (index, call) in SERVERS.iter().enumerate() {
+        for &index in &servers {
+            let call = SERVERS[index];
             let runs = &results[index];
             let rate = stats(&runs.iter().map(|r| r.deliveries_per_s).collect::<Vec<_>>());
             let secs = stats(&runs.iter().map(|r| r.seconds).collect::<Vec<_>>());
             let wrong: u64 = runs.iter().map(|r| r.wrong).sum();
             let failed = failures[index].len();
             all_exact &= wrong == 0 && failed == 0;
-            let deliveries = (clients * (clients - 1) * per_client) as u64;
+            let deliveries = (senders * (clients - 1) * per_client) as u64;
             let verdict = match (wrong, failed) {
                 (0, 0) => "0 (all exact)".to_string(),
                 (w, 0) => format!("{w} WRONG"),
@@ -355,7 +417,7 @@ pub fn run(bench: &mut Bench) -> Result<()> {
             };
             table.row(vec![
                 clients.to_string(),
-                per_client.to_string(),
+                format!("{senders} x {per_client}"),
                 call.to_string(),
                 deliveries.to_string(),
                 format!("{:.0}", rate.median),
@@ -367,11 +429,15 @@ pub fn run(bench: &mut Bench) -> Result<()> {
                 "chat",
                 &m,
                 "deliveries_per_s",
-                json!({"server": call, "clients": clients, "lines_each": per_client, "deliveries": deliveries,
-                       "wrong_lines": wrong, "failed_runs": failed, "exact": wrong == 0 && failed == 0}),
+                json!({"server": call, "clients": clients, "senders": senders, "lines_each": per_client,
+                       "deliveries": deliveries, "wrong_lines": wrong, "failed_runs": failed,
+                       "exact": wrong == 0 && failed == 0}),
             );
-            if !runs.is_empty() {
+            if !runs.is_empty() && senders == clients {
                 lines[index].push((clients as f64, rate.median, rate.p10, rate.p90));
+            }
+            if !runs.is_empty() {
+                median_at.push((index, clients, rate.median));
             }
         }
     }
@@ -380,7 +446,7 @@ pub fn run(bench: &mut Bench) -> Result<()> {
     bench.n.say(
         "   select() serves up to 1019 clients here: the server process has 3 standard fds and 2 listeners,",
     );
-    bench.n.say("   and an fd_set holds fds 0..1023 only. pselect the same; poll has no such limit.");
+    bench.n.say("   and an fd_set holds fds 0..1023 only. pselect the same; poll, epoll and tokio have no such limit.");
     bench.ratio(
         "chat",
         "lines delivered exactly once, in order (1 = all)",
@@ -388,16 +454,52 @@ pub fn run(bench: &mut Bench) -> Result<()> {
         Goal::AtLeast(1.0),
         &load,
     );
-    if let Some(largest) = sizes.last() {
-        let rate = |index: usize| lines[index].last().map_or(f64::NAN, |p| p.1);
+    let rate = |server: &str, clients: usize| {
+        median_at
+            .iter()
+            .find(|&&(i, n, _)| SERVERS[i] == server && n == clients)
+            .map_or(f64::NAN, |&(_, _, r)| r)
+    };
+    let compared = if bench.quick { 20 } else { 1000 };
+    bench.ratio(
+        "chat",
+        format!("poll / select deliveries/s at N={compared}"),
+        rate("poll", compared) / rate("select", compared),
+        Goal::Info,
+        &load,
+    );
+    bench.ratio(
+        "chat",
+        format!("epoll / poll deliveries/s at N={compared}"),
+        rate("epoll", compared) / rate("poll", compared),
+        Goal::AtLeast(1.0),
+        &load,
+    );
+    bench.ratio(
+        "chat",
+        format!("epoll-edge / epoll deliveries/s at N={compared}"),
+        rate("epoll-edge", compared) / rate("epoll", compared),
+        Goal::Info,
+        &load,
+    );
+    bench.ratio(
+        "chat",
+        format!("tokio-chat / epoll deliveries/s at N={compared}"),
+        rate("tokio-chat", compared) / rate("epoll", compared),
+        Goal::AtLeast(0.5),
+        &load,
+    );
+    if !bench.quick {
+        let served = SERVERS.iter().filter(|s| !fd_set_bound(s)).all(|s| rate(s, 10_000).is_finite());
         bench.ratio(
             "chat",
-            format!("poll / select deliveries/s at N={}", largest.0),
-            rate(2) / rate(0),
-            Goal::Info,
+            "10,000 clients on one thread served by poll, epoll and tokio-chat (1 = all, every line exact)",
+            if served && all_exact { 1.0 } else { 0.0 },
+            Goal::AtLeast(1.0),
             &load,
         );
     }
+    crate::chat_crowd::wakeup_cost(bench)?;
 
     if let Some(dir) = bench.plots.clone() {
         let series: Vec<Series> = SERVERS
@@ -407,7 +509,7 @@ pub fn run(bench: &mut Bench) -> Result<()> {
                 name: call.to_string(),
                 points: lines[i].clone(),
                 color: plot::color(i),
-                dashed: i == 1,
+                dashed: i == 1 || i == 4,
             })
             .collect();
         let path = dir.join("chat-throughput.svg");

@@ -14,6 +14,7 @@
 
 pub mod aio;
 pub mod chat;
+pub mod chat_crowd;
 pub mod curl_bench;
 mod ffi;
 pub mod harness;

@@ -55,7 +55,7 @@ struct Cli {
     #[arg(long, conflicts_with = "plots")]
     no_plots: bool,
 
-    /// Internal: run one chat server (select, pselect or poll) for part 5 and exit
+    /// Internal: run one chat server (select, pselect, poll, epoll, epoll-edge, tokio-chat) for part 5 and exit
     #[arg(long, hide = true, value_name = "CALL")]
     chat_server: Option<String>,
 }

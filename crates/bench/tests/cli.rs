@@ -51,10 +51,14 @@ fn quick_json_run_reports_measurements_ratios_plots_and_load() {
     let curl: Vec<&&Value> = measurements.iter().filter(|m| m["part"] == "curl").collect();
     assert_eq!(curl.iter().filter(|m| m["test"] == "transfers").count(), 3);
     assert_eq!(curl.iter().filter(|m| m["test"] == "loop_cost").count(), 2 * 4);
-    // Part 5: 3 servers x 2 sizes, every line checked.
-    let chat: Vec<&&Value> = measurements.iter().filter(|m| m["part"] == "chat").collect();
-    assert_eq!(chat.len(), 3 * 2);
+    // Part 5: 6 servers x 2 sizes, every line checked; the wake-up cost of 4 servers
+    // at 2 sizes of idle crowd.
+    let chat: Vec<&&Value> =
+        measurements.iter().filter(|m| m["part"] == "chat" && m["unit"] == "deliveries_per_s").collect();
+    assert_eq!(chat.len(), 6 * 2);
     assert!(chat.iter().all(|m| m["exact"] == true), "{chat:?}");
+    let wakeups = measurements.iter().filter(|m| m["unit"] == "server_cpu_ns_per_round_trip").count();
+    assert_eq!(wakeups, 4 * 2);
     let ratios: Vec<&Value> = events.iter().filter(|e| e["event"] == "ratio").collect();
     assert!(ratios.iter().any(|r| r["what"].as_str().unwrap().contains("Rust/C") && r["target"] == 1.1));
     assert!(ratios.iter().any(|r| r["what"] == "once: poll / epoll_wait at N=100"));
@@ -72,9 +76,9 @@ fn quick_json_run_reports_measurements_ratios_plots_and_load() {
 
 #[test]
 fn the_chat_server_child_refuses_an_unknown_call() {
-    let out = bench(&["--chat-server", "epoll"]);
+    let out = bench(&["--chat-server", "kqueue"]);
     assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).starts_with("error: usage: --chat-server \"epoll\""));
+    assert!(String::from_utf8_lossy(&out.stderr).starts_with("error: usage: --chat-server \"kqueue\""));
 }
 
 #[test]

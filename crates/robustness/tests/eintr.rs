@@ -84,6 +84,10 @@ const NONBLOCKING_READ: Demo = Demo {
 const SELECT: Demo = Demo { name: "select", args: &[], results: CHAT_RESULTS, stop_after: "accepted" };
 const PSELECT: Demo = Demo { name: "pselect", args: &[], results: CHAT_RESULTS, stop_after: "accepted" };
 const POLL: Demo = Demo { name: "poll", args: &[], results: CHAT_RESULTS, stop_after: "accepted" };
+const EPOLL: Demo = Demo { name: "epoll", args: &[], results: CHAT_RESULTS, stop_after: "accepted" };
+const EPOLL_EDGE: Demo = Demo { args: &["--edge"], ..EPOLL };
+const TOKIO_CHAT: Demo =
+    Demo { name: "tokio-chat", args: &[], results: CHAT_RESULTS, stop_after: "accepted" };
 const CURL_MULTI: Demo =
     Demo { name: "curl-multi", args: &[], results: CURL_RESULTS, stop_after: "multi_wait" };
 const CURL_SELECT: Demo =
@@ -217,9 +221,11 @@ fn chat_server_eintr(demo: &Demo, call: &str) {
     let listening = &run.all("listening")[0];
     let chat_fd = listening["chat_fd"].as_i64().unwrap();
     // The server's calls watch the chat listener; the scripted clients' polls do not.
+    // (Only the server calls epoll_wait, whose arguments do not list fds.)
     let on_server = |c: &&Call| {
-        c.arg(if call == "poll" { 0 } else { 1 }).contains(&chat_fd.to_string())
-            && (call != "poll" || c.arg(0).contains(&format!("{{fd={chat_fd}, events=POLLIN}}")))
+        call == "epoll_wait"
+            || c.arg(if call == "poll" { 0 } else { 1 }).contains(&chat_fd.to_string())
+                && (call != "poll" || c.arg(0).contains(&format!("{{fd={chat_fd}, events=POLLIN}}")))
     };
     let server = injected.iter().filter(on_server).count();
     assert!(server >= 1, "{}: no EINTR reached the server's {call}", demo.name);
@@ -245,6 +251,24 @@ fn pselect_retries_pselect6_after_eintr() {
 #[test]
 fn poll_retries_poll_after_eintr() {
     chat_server_eintr(&POLL, "poll");
+}
+
+#[test]
+fn epoll_retries_epoll_wait_after_eintr() {
+    chat_server_eintr(&EPOLL, "epoll_wait");
+}
+
+#[test]
+fn epoll_edge_retries_epoll_wait_after_eintr() {
+    chat_server_eintr(&EPOLL_EDGE, "epoll_wait");
+}
+
+/// tokio-chat makes no wait call of its own: the runtime's reactor does, and it treats
+/// EINTR from epoll_wait as "nothing ready yet" (no event to narrate). Same results.
+#[test]
+fn tokio_chat_runtime_retries_epoll_wait_after_eintr() {
+    let Some((_, injected)) = inject(&TOKIO_CHAT, &[("epoll_wait", "2+3".into())]) else { return };
+    report(&TOKIO_CHAT, &injected, "the runtime went round its loop");
 }
 
 #[test]

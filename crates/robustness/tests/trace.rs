@@ -50,6 +50,14 @@ fn each_demo_makes_the_system_calls_of_its_technique() {
         case("select", "select", none(), "pselect6,select,poll,ppoll", select),
         case("pselect", "pselect", none(), "pselect6,select,rt_sigprocmask", pselect),
         case("poll", "poll", none(), "poll,ppoll,pselect6,select", poll),
+        case("epoll", "epoll", none(), EPOLL_CALLS, epoll),
+        case(
+            "tokio-chat",
+            "tokio-chat",
+            none(),
+            "epoll_wait,epoll_pwait,epoll_ctl,accept4,recvfrom",
+            tokio_chat,
+        ),
         case("curl-multi", "curl-multi", none(), "poll,ppoll,pselect6,select", curl_multi),
         case("curl-select", "curl-select", none(), "poll,ppoll,pselect6,select", curl_select),
         case("aio-poll-loop", "aio-poll-loop", none(), AIO_CALLS, aio),
@@ -288,6 +296,80 @@ fn poll(run: &Traced) -> Verdict {
          (+{startup} startup poll, events=0); POLLIN|POLLOUT when output is queued",
         clients.len(),
         server.len()
+    ))
+}
+
+/// The calls an epoll trace keeps.
+const EPOLL_CALLS: &str = "epoll_wait,epoll_pwait,epoll_ctl,epoll_create1,close,poll,ppoll,pselect6,select";
+
+/// epoll: the listeners are added to the epoll instance once, a client's EPOLLOUT is
+/// switched with EPOLL_CTL_MOD, each client is deleted before its close(), and the
+/// server waits with epoll_wait on that instance (with the demo's 400 ms timeout). No
+/// poll or select on the listeners.
+fn epoll(run: &Traced) -> Verdict {
+    let [chat, stats] = listeners(run)?;
+    let t = &run.trace;
+    let epfd = int(event(run, "epoll_created")?, "epfd")?;
+    let ctl = |op: &'static str| t.named("epoll_ctl").filter(move |c| c.fd() == Some(epfd) && c.arg(1) == op);
+    for fd in [chat, stats] {
+        let adds = ctl("EPOLL_CTL_ADD").filter(|c| c.arg(2) == fd.to_string()).count();
+        ensure(adds == 1, || format!("listener {fd} added {adds} times to epoll fd {epfd}"))?;
+    }
+    let waits: Vec<&Call> = t.named("epoll_wait").filter(|c| c.fd() == Some(epfd)).collect();
+    ensure(waits.len() >= 3, || format!("only {} epoll_wait calls on fd {epfd}", waits.len()))?;
+    ensure(waits.iter().any(|c| c.last_arg() == "400"), || "no epoll_wait with the 400 ms timeout".into())?;
+    let mods = ctl("EPOLL_CTL_MOD").count();
+    ensure(mods > 0, || "no EPOLL_CTL_MOD".into())?;
+    let clients = clients(run)?;
+    let mut deleted = 0;
+    for fd in &clients {
+        let del = ctl("EPOLL_CTL_DEL").find(|c| c.arg(2) == fd.to_string());
+        let close = t
+            .named("close")
+            .find(|c| c.fd() == Some(*fd) && del.is_some_and(|d| c.started_at > d.started_at));
+        if del.is_some() && close.is_some() {
+            deleted += 1;
+        }
+    }
+    ensure(deleted == clients.len(), || {
+        format!("only {deleted} of {} clients deleted before close", clients.len())
+    })?;
+    let listened = |c: &&Call| c.arg(0).contains(&format!("{{fd={chat}, events=POLLIN"));
+    ensure(!t.named("poll").any(|c| listened(&c)) && !t.has_any(&["pselect6", "select"]), || {
+        "a poll or select on the listeners".into()
+    })?;
+    Ok(format!(
+        "epoll_ctl(ADD) once per fd, EPOLL_CTL_MOD x{mods} (EPOLLOUT on/off), DEL before close for {deleted} clients; \
+         epoll_wait({epfd}, ..., 256, 400) x{}",
+        waits.len()
+    ))
+}
+
+/// tokio-chat: no wait call in the program, yet the runtime's reactor waits with
+/// epoll_wait; the sockets are non-blocking: accept4 with SOCK_NONBLOCK returns
+/// EAGAIN on the chat listener, recvfrom returns EAGAIN on client sockets (each time a
+/// task's read finds nothing and the task is parked).
+fn tokio_chat(run: &Traced) -> Verdict {
+    let [chat, _] = listeners(run)?;
+    let t = &run.trace;
+    let waits = t.named("epoll_wait").chain(t.named("epoll_pwait")).count();
+    ensure(waits >= 3, || format!("only {waits} epoll_wait calls"))?;
+    let accepts: Vec<&Call> = t.named("accept4").filter(|c| c.fd() == Some(chat)).collect();
+    ensure(accepts.iter().all(|c| c.last_arg().contains("SOCK_NONBLOCK")), || {
+        "an accept4 without SOCK_NONBLOCK".into()
+    })?;
+    let accept_eagain = accepts.iter().filter(|c| c.failed_with("EAGAIN")).count();
+    ensure(accept_eagain > 0, || format!("no accept4({chat}) = -1 EAGAIN"))?;
+    let clients = clients(run)?;
+    let recv_eagain = t
+        .named("recvfrom")
+        .filter(|c| c.fd().is_some_and(|fd| clients.contains(&fd)) && c.failed_with("EAGAIN"))
+        .count();
+    ensure(recv_eagain > 0, || "no recvfrom on a client = -1 EAGAIN".into())?;
+    let registered = t.named("epoll_ctl").filter(|c| c.arg(1) == "EPOLL_CTL_ADD").count();
+    Ok(format!(
+        "epoll_wait x{waits} (the reactor; {registered} EPOLL_CTL_ADD); accept4({chat}, ..., SOCK_CLOEXEC|SOCK_NONBLOCK) \
+         = -1 EAGAIN x{accept_eagain}; recvfrom(client) = -1 EAGAIN x{recv_eagain}"
     ))
 }
 

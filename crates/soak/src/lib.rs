@@ -5,7 +5,7 @@
 //! vanished rudely, no transfer that fails one run in a thousand. Each target runs on
 //! its own thread until the deadline:
 //!
-//! * [`chat`]: a chat server (`select`, `pselect`, `poll`) as a child process with
+//! * [`chat`]: a chat server (`select`, `pselect`, `poll`, `epoll`, `tokio-chat`) as a child process with
 //!   `--listen`; a fixed group of clients talk in rounds, every line checked at every
 //!   receiver, while other clients keep joining, talking and leaving (by `/quit`, by
 //!   closing, by a reset). The server's fds are counted from `/proc` at the start and
@@ -129,8 +129,8 @@ pub fn find_binary(dir: &Path, name: &str) -> common::Result<PathBuf> {
     } else {
         Err(common::Error::msg(
             format!("find {}", path.display()),
-            "not built; build the demos first: cargo build -p select -p pselect -p poll -p curl-multi \
-             -p curl-select (add --release for target/release), or point --bin-dir at them",
+            "not built; build the demos first: cargo build -p select -p pselect -p poll -p epoll \
+             -p tokio-chat -p curl-multi -p curl-select (add --release for target/release), or point --bin-dir at them",
         ))
     }
 }

@@ -1,13 +1,13 @@
 //! soak: the chat servers and the curl demos under continuous load, for a bounded time.
 //!
 //! Run it: `just soak` (two minutes), `just soak --duration 30s`, `just soak --json`.
-//! It needs the five demos built next to it (the recipe builds them).
+//! It needs the seven demos built next to it (the recipe builds them).
 //!
-//! What it does: starts `select`, `pselect` and `poll` as servers (`--listen
+//! What it does: starts `select`, `pselect`, `poll`, `epoll` and `tokio-chat` as servers (`--listen
 //! 127.0.0.1:0`) and keeps a room of talking clients busy on each, with others joining
 //! and leaving rudely, every line checked at every receiver; meanwhile it runs
 //! `curl-multi` and `curl-select` again and again against a local HTTP server, every
-//! transfer checked. All five at once, each on its own thread.
+//! transfer checked. All seven at once, each on its own thread.
 //!
 //! What to watch for: a progress line every ten seconds, then one line per target:
 //! rounds or runs, lines or transfers checked, errors, lost, duplicated, fd growth.
@@ -23,7 +23,7 @@ use std::time::{Duration, Instant};
 
 const AFTER_HELP: &str = "\
 Examples:
-  soak                       two minutes, all five targets
+  soak                       two minutes, all seven targets
   soak --duration 30s        a shorter run
   soak --duration 10m --json one JSON line per target at the end (and progress lines)
 
@@ -48,7 +48,7 @@ struct Cli {
     bin_dir: Option<PathBuf>,
 }
 
-const CHAT: [&str; 3] = ["select", "pselect", "poll"];
+const CHAT: [&str; 5] = ["select", "pselect", "poll", "epoll", "tokio-chat"];
 const CURL: [&str; 2] = ["curl-multi", "curl-select"];
 
 /// How often a progress line is printed.

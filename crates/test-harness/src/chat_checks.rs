@@ -193,6 +193,61 @@ pub fn port_in_use(bin: &str) -> Result<()> {
     )
 }
 
+/// What netkit telnet sends (option negotiation and a window size on connect; IAC IP
+/// and IAC DO TIMING-MARK on Ctrl-C, split across two writes) never reaches another
+/// client: only the text does, and the 20 negotiation bytes are narrated as removed.
+pub fn telnet_negotiation_is_removed(bin: &str) -> Result<()> {
+    let server = ServerProcess::start(bin, &[])?;
+    let mut telnet = ChatClient::connect("telnet", server.chat)?;
+    telnet.wait_lines(1, WAIT)?;
+    let other = ChatClient::connect("other", server.chat)?;
+    other.wait_lines(1, WAIT)?;
+    telnet.wait_for("the join", WAIT, |l| l == "* guest2 joined")?;
+    telnet.send(b"\xff\xfb\x1f\xff\xfb\x18\xff\xfa\x1f\x00\x50\x00\x18\xff\xf0hello\r\n")?;
+    telnet.send(b"\xff\xf4\xff")?;
+    telnet.send(b"\xfd\x06after ctrl-c\r\n")?;
+    let got = other.wait_for("after ctrl-c", WAIT, |l| l == "<guest1> after ctrl-c")?;
+    expect("telnet", got[1..] == ["<guest1> hello", "<guest1> after ctrl-c"], || {
+        format!("other got {got:?}")
+    })?;
+    let own = telnet.received();
+    expect(
+        "telnet",
+        own == ["* you are guest1; commands: /nick NAME, /who, /quit", "* guest2 joined"],
+        || format!("the telnet client got {own:?}"),
+    )?;
+    drop((telnet, other));
+    let out = server.stop()?;
+    let removed: u64 = out
+        .stdout
+        .iter()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|e| e["event"] == "telnet")
+        .filter_map(|e| e["bytes"].as_u64())
+        .sum();
+    expect("telnet", removed == 15 + 5, || format!("{removed} telnet bytes narrated as removed, not 20"))
+}
+
+/// A line over 512 bytes: the others get its first 512, and only its sender is told.
+pub fn overlong_line_sender_is_told(bin: &str) -> Result<()> {
+    let server = ServerProcess::start(bin, &[])?;
+    let mut sender = ChatClient::connect("sender", server.chat)?;
+    sender.wait_lines(1, WAIT)?;
+    let receiver = ChatClient::connect("receiver", server.chat)?;
+    receiver.wait_lines(1, WAIT)?;
+    let mut long = vec![b'x'; 600];
+    long.extend_from_slice(b"\nshort\n");
+    sender.send(&long)?;
+    let got = receiver.wait_for("short", WAIT, |l| l == "<guest1> short")?;
+    let want = [format!("<guest1> {}", "x".repeat(512)), "<guest1> short".to_string()];
+    expect("overlong line", got[1..] == want, || format!("receiver got {got:?}"))?;
+    let notice = "* your line was too long and was cut at 512 bytes: the others got its first 512";
+    let told = sender.wait_for("the notice", WAIT, |l| l == notice)?;
+    expect("overlong line", told[1..] == ["* guest2 joined", notice], || format!("sender got {told:?}"))?;
+    drop((sender, receiver));
+    server.stop().map(|_| ())
+}
+
 /// The no-argument scripted chat, through `--json`: every client received exactly
 /// its script, every wait was `call`, the idle timeout branch ran, the escape was
 /// stripped and the half line dropped (both narrated), and no fd leaked.
