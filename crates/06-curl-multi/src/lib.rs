@@ -97,7 +97,7 @@ pub fn transfer_all(
         let waited = Instant::now();
         // Sleeps in poll() on every socket of every transfer at once, until one has an
         // event, curl's own next timer (a timeout, a retry) is due, or `timeout` passes:
-        // whichever is first. (A bundled curl-sys libcurl uses select() here instead.)
+        // whichever is first. (A libcurl built without HAVE_POLL uses select() here.)
         let numfds = multi.wait(&mut [], timeout).map_err(|e| wait_failed(&e, &pool))?;
         let waited = waited.elapsed();
         running = multi.perform().map_err(|e| Error::msg("curl_multi_perform", e.to_string()))?;
@@ -141,13 +141,14 @@ pub fn transfer_all(
 }
 
 /// The error for a failed curl_multi_wait, explaining the one failure a student can
-/// provoke here (`--fd-floor 1100` with a bundled libcurl).
+/// provoke here (`--fd-floor 1100` with a libcurl that waits with select()).
 ///
 /// libcurl waits with poll() when it was built with HAVE_POLL, and then fd numbers do
-/// not matter. curl-sys's bundled build (curl 8.22 in curl-sys 0.4.91) still defines
-/// the older HAVE_POLL_FINE, which curl 8.11 stopped reading, so that libcurl waits
-/// with select() inside curl_multi_wait, and a socket at or above FD_SETSIZE makes it
-/// fail with CURLM_UNRECOVERABLE_POLL.
+/// not matter. curl-sys's bundled build (curl 8.22 in curl-sys 0.4.91) defines the
+/// older HAVE_POLL_FINE, which curl 8.11 stopped reading; built so (the workspace's
+/// `-DHAVE_POLL` replaced by a CFLAGS of the user's), that libcurl waits with select()
+/// inside curl_multi_wait, and a socket at or above FD_SETSIZE makes it fail with
+/// CURLM_UNRECOVERABLE_POLL.
 fn wait_failed(error: &curl::MultiError, pool: &Pool) -> Error {
     let high = pool.sockets().into_iter().find(|(fd, _)| *fd >= FD_SETSIZE);
     match high {
@@ -155,7 +156,7 @@ fn wait_failed(error: &curl::MultiError, pool: &Pool) -> Error {
             "curl_multi_wait",
             format!(
                 "{error}: the socket for {label} is fd {fd}, at or above FD_SETSIZE ({FD_SETSIZE}), and \
-                 this libcurl waits with select() internally (curl-sys's bundled build), which cannot \
+                 this libcurl waits with select() internally (a bundled build without HAVE_POLL), which cannot \
                  watch it. A system libcurl waits with poll() and has no such limit"
             ),
         ),

@@ -14,8 +14,8 @@
 //!   the slowest transfer, not the sum (compare `--sequential`);
 //! - `curl_multi_wait` wakes only when something happened (`numfds`), so the loop
 //!   does not spin; under `just trace curl-multi` the wait is a `poll` on the sockets
-//!   (with the system libcurl; curl-sys's bundled copy is built without HAVE_POLL and
-//!   waits with select(), seen as `pselect6`).
+//!   (a bundled libcurl built without HAVE_POLL waits with select(), seen as
+//!   `pselect6`: the workspace passes `-DHAVE_POLL` so that it does not).
 //!
 //! Where it differs from the notes: results are read (`curl_multi_info_read`) inside
 //! the loop after every `curl_multi_perform`, including the last one that reports 0

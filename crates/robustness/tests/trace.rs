@@ -281,12 +281,14 @@ fn poll(run: &Traced) -> Verdict {
     ))
 }
 
-/// Which libcurl the demo linked, from its `curl_global_init` event.
+/// Which libcurl the demo linked, from its `curl_global_init` event: true when it
+/// waits with select() (a bundled copy built without HAVE_POLL), and its description.
 fn libcurl(run: &Traced) -> Result<(bool, String), String> {
     let init = event(run, "curl_global_init")?;
     let vendored = init["vendored"].as_bool().ok_or("no vendored flag in curl_global_init")?;
+    let selects = init["waits_with"].as_str().ok_or("no waits_with in curl_global_init")? == "select";
     let version = init["version"].as_str().unwrap_or("?");
-    Ok((vendored, format!("{} libcurl {version}", if vendored { "bundled" } else { "system" })))
+    Ok((selects, format!("{} libcurl {version}", if vendored { "bundled" } else { "system" })))
 }
 
 /// A poll shaped like curl_multi_wait's on the main thread: plain POLLIN/POLLOUT per
@@ -312,13 +314,14 @@ fn is_select_wait(run: &Traced, c: &Call) -> bool {
         && c.arg(4) != "{tv_sec=0, tv_nsec=0}"
 }
 
-/// curl-multi: curl_multi_wait is poll() in a system libcurl; a bundled libcurl (built
-/// without HAVE_POLL) waits in select(), so it is checked for that instead, and says so.
+/// curl-multi: curl_multi_wait is poll() in a libcurl built with HAVE_POLL; a bundled
+/// libcurl built without it waits in select(), so it is checked for that instead, and
+/// says so.
 fn curl_multi(run: &Traced) -> Verdict {
-    let (vendored, which) = libcurl(run)?;
+    let (selects_only, which) = libcurl(run)?;
     let waits: Vec<&Call> = run.trace.calls.iter().filter(|c| is_multi_wait(run, c)).collect();
     let selects: Vec<&Call> = run.trace.calls.iter().filter(|c| is_select_wait(run, c)).collect();
-    if vendored {
+    if selects_only {
         ensure(waits.is_empty() && selects.len() >= 3, || {
             format!(
                 "{which}: expected pselect6 waits and no poll waits, got {} and {}",

@@ -8,6 +8,8 @@
 //! * [`open_socket`]: the socket curl asks for when it connects, opened here so the
 //!   demos learn each transfer's fd (and can spot one at or above `FD_SETSIZE`).
 //! * [`restrict_to_http`]: `CURLOPT_PROTOCOLS`, which the curl crate does not wrap.
+//! * [`dup_at_least`]: a copy of an fd numbered at least N, to probe whether libcurl
+//!   can wait on an fd past FD_SETSIZE.
 //! * [`epoll_watch`] and [`epoll_forget`]: `epoll_ctl` on a socket curl owns. curl's
 //!   socket callback names its sockets by number only, and nix's `Epoll` wants a
 //!   borrowed fd, which a bare number cannot honestly be.
@@ -117,6 +119,16 @@ pub fn open_socket(family: c_int, socktype: c_int, protocol: c_int) -> Option<i3
     // shared with it.
     let fd = unsafe { libc::socket(family, socktype | libc::SOCK_CLOEXEC, protocol) };
     (fd >= 0).then_some(fd)
+}
+
+/// A close-on-exec copy of `fd` numbered `min` or more (`fcntl(F_DUPFD_CLOEXEC)`).
+pub fn dup_at_least(fd: impl std::os::fd::AsFd, min: c_int) -> nix::Result<std::os::fd::OwnedFd> {
+    use std::os::fd::{AsRawFd, FromRawFd};
+    // SAFETY: fcntl(F_DUPFD_CLOEXEC) takes two integers and returns a new fd or -1.
+    let copy = unsafe { libc::fcntl(fd.as_fd().as_raw_fd(), libc::F_DUPFD_CLOEXEC, min) };
+    let copy = Errno::result(copy)?;
+    // SAFETY: `copy` was just returned by fcntl, is open, and nothing else owns it.
+    Ok(unsafe { std::os::fd::OwnedFd::from_raw_fd(copy) })
 }
 
 /// Which `epoll_ctl` operation [`epoll_watch`] made: the first request for an fd adds
