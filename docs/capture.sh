@@ -24,7 +24,8 @@ present() { [ -n "$(crate_of "$1")" ]; }
 # The demos, from demos.toml (through run-demo).
 mapfile -t demos < <(cargo demo --list)
 build=()
-for d in "${demos[@]}"; do present "$d" && build+=(-p "$d"); done
+# --bin, not -p: `-p io-uring` is ambiguous (the demo, and the crates.io crate it uses).
+for d in "${demos[@]}"; do present "$d" && build+=(--bin "$d"); done
 echo "cargo build -q ${build[*]}" >&2
 cargo build -q "${build[@]}"
 

@@ -606,7 +606,7 @@ pub fn run(config: &Config, load: &Load, narrator: &Narrator) -> Result<Summary>
     }
 
     // ANCHOR: scenario
-    let server = if config.urls.is_empty() { Some(fixtures::http::Server::start()?) } else { None };
+    let server = if config.urls.is_empty() { Some(offline::http::Server::start()?) } else { None };
     let urls = match &server {
         Some(server) => {
             narrator.event(
@@ -614,7 +614,7 @@ pub fn run(config: &Config, load: &Load, narrator: &Narrator) -> Result<Summary>
                 json!({"addr": server.addr().to_string()}),
                 format!("local HTTP server on {} (delays are simulated; no network needed)", server.addr()),
             );
-            transfer::default_urls(&server.url(""), fixtures::http::refused_port()?)
+            transfer::default_urls(&server.url(""), offline::http::refused_port()?)
         }
         None => config.urls.clone(),
     };
@@ -666,7 +666,7 @@ fn run_load(config: &Config, count: usize, delay_ms: u64, narrator: &Narrator) -
             format!("the hard limit allows {limit} open fds, and {count} transfers need about {need} (ulimit -Hn)"),
         ));
     }
-    let server = fixtures::http::Server::start()?;
+    let server = offline::http::Server::start()?;
     let path = format!("/delay/{delay_ms}");
     narrator.event(
         "server_started",

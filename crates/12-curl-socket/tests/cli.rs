@@ -2,12 +2,12 @@
 //! `--json` events: the same contract as curl-multi and curl-select (the shared
 //! checks), then what is its own: the callbacks, the epoll waits, a thousand transfers.
 
-use fixtures::demo::run_json;
-use fixtures::transfer_checks as support;
 use serde_json::Value;
 use std::collections::BTreeSet;
 use std::process::Command;
 use std::time::Duration;
+use test_harness::demo::run_json;
+use test_harness::transfer_checks as support;
 
 const BIN: &str = env!("CARGO_BIN_EXE_curl-socket");
 

@@ -5,7 +5,7 @@ use crate::sources::Source;
 use crate::{CancelOutcome, FileResult, ReadStats};
 use common::narrate::Style;
 use common::{Context, Error, Narrator, Result};
-use fixtures::slow::SlowDevice;
+use offline::slow::SlowDevice;
 use serde_json::json;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -77,7 +77,7 @@ pub fn run(config: &Config, narrator: &Narrator) -> Result<()> {
     let device = SlowDevice::new(inputs, Duration::from_millis(config.chunk_ms))?;
     narrator.event(
         "device",
-        json!({"inputs": device.len(), "latency_per_chunk_ms": config.chunk_ms, "chunk": fixtures::slow::CHUNK}),
+        json!({"inputs": device.len(), "latency_per_chunk_ms": config.chunk_ms, "chunk": offline::slow::CHUNK}),
         format!(
             "simulated slow device: {} ms per 4 KiB chunk after each request (a simulation: a thread and a pipe)",
             config.chunk_ms
@@ -115,7 +115,7 @@ pub fn run(config: &Config, narrator: &Narrator) -> Result<()> {
     if wanted(Part::Cancel) {
         narrator.say("");
         narrator.say(narrator.paint(Style::Bold, "3. IORING_OP_ASYNC_CANCEL: three reads, three outcomes"));
-        let big = fixtures::TempFile::with_contents("io-uring-big", b"")?;
+        let big = offline::TempFile::with_contents("io-uring-big", b"")?;
         // Sparse: reading it costs copying zeros, no disk; long enough to catch running.
         std::fs::OpenOptions::new()
             .write(true)

@@ -56,7 +56,7 @@ impl Source {
 
     /// Input `index` of the simulated device: asking for it (opening it) starts its
     /// latency; its bytes arrive through a pipe, then EOF.
-    pub fn device(device: &fixtures::slow::SlowDevice, index: usize) -> Result<Source> {
+    pub fn device(device: &offline::slow::SlowDevice, index: usize) -> Result<Source> {
         Ok(Source {
             label: format!("input {}", index + 1),
             fd: device.open(index)?,

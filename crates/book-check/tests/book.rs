@@ -119,7 +119,13 @@ fn binaries() -> &'static PathBuf {
             cmd.arg("--release");
         }
         for p in &programs {
-            cmd.args(["-p", p]);
+            // A demo by its binary: `-p io-uring` is ambiguous (the demo, and the
+            // crates.io crate of that name it uses underneath).
+            if demo_list::find(p).is_some() {
+                cmd.args(["--bin", p]);
+            } else {
+                cmd.args(["-p", p]);
+            }
         }
         let status = cmd.status().expect("run cargo build");
         assert!(status.success(), "cargo build of {programs:?} failed");
