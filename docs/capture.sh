@@ -212,4 +212,13 @@ capture_trace trace-aio-callback aio-callback \
 capture_trace trace-aio-cancel aio-cancel \
   'clone3|pread64\([0-9]+, +(<unfinished|0x)|pread64 resumed|read\(3, +<unfinished|read resumed>|write\(4,' 24
 
+# Beyond the notes: curl's socket interface on epoll, and io_uring.
+capture curl-socket curl-socket set
+capture curl-socket-thousand curl-socket 'required:demo rlimit_nofile batch summary open_fds' --transfers 1000
+excerpt curl-socket-thousand-summary curl-socket-thousand 'came back 200' 2
+capture_trace trace-curl-socket curl-socket 'epoll_wait|epoll_ctl|timerfd_settime' 12
+capture io-uring io-uring set
+require io-uring 'first data came back in the order 2, 4, 3, 1' 'EALREADY' 'ETIME'
+capture_trace trace-io-uring io-uring 'io_uring_setup|io_uring_enter|clone3' 12
+
 echo "done: $(ls "$out" | wc -l) files in $out" >&2
