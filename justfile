@@ -15,6 +15,7 @@ default:
 [no-exit-message]
 [continue]
 run NAME="" *ARGS:
+    @[ -x "{{target}}/debug/run-demo" ] || echo "first run: compiling (a minute or so; later runs start at once)" >&2
     @cargo demo "$@"
 
 # Run every demo in lecture order, each under a header, stopping at the first failure
@@ -154,3 +155,7 @@ labs-verify:
     done
     if [ ${#failed[@]} -gt 0 ]; then printf 'labs-verify FAILED: %s\n' "${failed[@]}" >&2; exit 1; fi
     echo "labs-verify: every starter fails, every solution passes"
+
+# Per demo, the share of its code lines spent on narration at the call sites (a trend to watch)
+narration:
+    @cargo run -q -p book-check --bin narration

@@ -37,7 +37,7 @@ pub fn many(server: &Server, count: usize, delay_ms: u64, rounds: usize) -> Resu
     let urls = vec![server.url(&format!("/delay/{delay_ms}")); count];
     let base = server.url("");
     let plan = || transfer::plan(&urls, Some(&base));
-    let options = Options { timeout: Duration::from_secs(20) };
+    let options = Options { timeout: Duration::from_secs(20), max_speed: None };
     let quiet = Narrator::quiet();
     let mut variants = vec![
         Variant::new("curl-socket (socket_action on epoll)", || {
@@ -48,7 +48,8 @@ pub fn many(server: &Server, count: usize, delay_ms: u64, rounds: usize) -> Resu
         }),
         Variant::new("curl-multi (curl_multi_wait)", || {
             let started = Instant::now();
-            let (outcomes, _) = curl_multi::transfer_all(plan(), count, options, &quiet)?;
+            let (outcomes, _) =
+                curl_multi::transfer_all(plan(), count, options, curl_multi::Wait::Wait, &quiet)?;
             span("curl-multi", &outcomes, count, started)
         }),
     ];
@@ -98,7 +99,7 @@ pub fn turn_cost(server: &Server, idle: usize, target: Duration, rounds: usize) 
     let mut urls = vec![server.url("/drip/20000/1")];
     urls.extend((0..idle).map(|_| server.url("/hang")));
     let plan = transfer::plan(&urls, Some(&server.url("")));
-    let options = Options { timeout: Duration::from_secs(60) };
+    let options = Options { timeout: Duration::from_secs(60), max_speed: None };
     let mut pools: Vec<Pool> = Vec::new();
     let mut events = vec![EpollEvent::empty(); idle + 16];
     // Connect in batches of 50, as the other loops' measurement does (see curl_bench).

@@ -132,3 +132,29 @@ fn wait_within(child: &mut std::process::Child, limit: Duration) -> Option<i32> 
         std::thread::sleep(Duration::from_millis(20));
     }
 }
+
+/// A fresh clone has nothing built: before cargo's silent first steps, `just run` says
+/// that it is compiling, so the first run never looks hung.
+#[test]
+fn a_fresh_clone_says_it_is_compiling_first() {
+    if Command::new("just").arg("--version").output().is_err() {
+        println!("SKIPPED: just is not installed");
+        return;
+    }
+    let empty = std::env::temp_dir().join(format!("aio-lab-fresh-target-{}", std::process::id()));
+    let mut child = Command::new("just")
+        .args(["run", "select"])
+        .current_dir(root())
+        .env("CARGO_TARGET_DIR", &empty)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .process_group(0)
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    BufReader::new(child.stderr.take().unwrap()).read_line(&mut first).unwrap();
+    let _ = killpg(Pid::from_raw(child.id() as i32), Signal::SIGKILL);
+    let _ = child.wait();
+    let _ = std::fs::remove_dir_all(&empty);
+    assert!(first.starts_with("first run: compiling"), "{first:?}");
+}

@@ -42,6 +42,9 @@ pub fn easy_handle(transfer: &Transfer, options: &Options) -> std::result::Resul
     // line could read local files (file://) or speak any protocol libcurl has.
     crate::sys::curl::restrict_to_http(&mut easy).map_err(|code| curl::Error::new(code as _))?;
     easy.timeout(options.timeout)?;
+    if let Some(bytes) = options.max_speed {
+        easy.max_recv_speed(bytes)?;
+    }
     // CURLOPT_NOSIGNAL: without it libcurl may use SIGALRM for DNS timeouts, which is
     // unsafe in a program with threads (the local server runs on threads).
     easy.signal(false)?;
@@ -132,7 +135,7 @@ pub fn warn_if_no_tls(transfers: &[Transfer], narrator: &Narrator) {
             "no_tls",
             json!({"https_urls": count}),
             Style::Warn,
-            format!("warning: {count} https URL(s) given, but {NO_TLS_HELP}"),
+            format!("warning: {count} https URL{} given, but {NO_TLS_HELP}", super::plural(count)),
         );
     }
 }
@@ -146,7 +149,7 @@ mod tests {
     #[test]
     fn file_urls_are_refused_by_curlopt_protocols() {
         let t = &plan(&["file:///etc/hostname".into()], None)[0];
-        let easy = easy_handle(t, &Options { timeout: Duration::from_secs(5) }).unwrap();
+        let easy = easy_handle(t, &Options { timeout: Duration::from_secs(5), max_speed: None }).unwrap();
         let err = easy.perform().unwrap_err();
         assert!(err.is_unsupported_protocol(), "{err}");
         assert_eq!(easy.get_ref().bytes, 0);

@@ -10,7 +10,8 @@
 //! * [`report`]: the one-line narration of a transfer starting and ending;
 //! * [`sequential`]: the blocking baseline, one curl_easy_perform after another;
 //! * [`fds`]: `--fd-floor`, and the check that every socket was closed again;
-//! * [`summary`]: the closing timeline, the summary line and the exit-code rule.
+//! * [`summary`]: the closing timeline, the summary line and the exit-code rule;
+//! * [`run`]: one whole run, whichever way the demo waits (the demos' `run` calls it).
 //!
 //! The demos differ only in how they *wait*: curl-multi asks libcurl to wait
 //! (`curl_multi_wait`), curl-select gets libcurl's fds and waits itself
@@ -24,6 +25,7 @@ pub mod outcome;
 pub mod plan;
 pub mod pool;
 pub mod report;
+pub mod run;
 pub mod sequential;
 pub mod summary;
 
@@ -33,7 +35,10 @@ pub use fds::{occupy_fds_below, report_open_fds};
 pub use outcome::{curl_code_name, Failure, Outcome};
 pub use plan::{default_urls, plan, Transfer, DEFAULT_DELAYS_MS};
 pub use pool::Pool;
-pub use report::{report_done, report_started, round3};
+pub use report::{
+    plural, report_cleanup, report_done, report_multi_init, report_perform, report_started, round3,
+};
+pub use run::{run, Demo, Local};
 pub use sequential::run_sequential;
 pub use summary::{summarize, Summary};
 

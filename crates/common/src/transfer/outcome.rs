@@ -1,6 +1,6 @@
 //! How a transfer ended: curl's result code, its C name, the HTTP status, the bytes.
 
-use super::{easy::has_tls, Body, Transfer, NO_TLS_HELP};
+use super::{easy::has_tls, Body, Transfer};
 use curl::easy::Easy2;
 use std::time::{Duration, Instant};
 
@@ -139,7 +139,10 @@ fn failure(error: &curl::Error, url: &str) -> Failure {
     };
     let https = url.get(..8).is_some_and(|s| s.eq_ignore_ascii_case("https://"));
     let hint = match code {
-        1 if https && !has_tls() => Some(NO_TLS_HELP.to_string()),
+        // The whole story (NO_TLS_HELP) was told once, up front, by `warn_if_no_tls`.
+        1 if https && !has_tls() => {
+            Some("this libcurl has no TLS, so https cannot work (see the warning above)".into())
+        }
         1 => Some("only http:// and https:// are allowed (CURLOPT_PROTOCOLS)".into()),
         3 => Some("curl could not parse the URL; nothing was sent".into()),
         6 => Some("the host name did not resolve (no such host, or no network)".into()),

@@ -1,6 +1,6 @@
 //! The one-line narration of a transfer starting and ending, shared by every loop.
 
-use super::{Outcome, Transfer};
+use super::{Outcome, Pool, Transfer};
 use crate::narrate::{Narrator, Style};
 use serde_json::json;
 
@@ -68,4 +68,46 @@ pub fn report_done(narrator: &Narrator, outcome: &Outcome) {
 /// Milliseconds to three decimals (a microsecond): enough for any reader of `--json`.
 pub fn round3(ms: f64) -> f64 {
     (ms * 1000.0).round() / 1000.0
+}
+
+/// Narrates `curl_multi_init` (`multi_init`): `waits_in` is the call the loop waits in.
+pub fn report_multi_init(narrator: &Narrator, limit: usize, waits_in: &str) {
+    narrator.event(
+        "multi_init",
+        json!({"limit": limit, "waits_in": waits_in}),
+        format!(
+            "curl_multi_init: one multi handle, up to {limit} transfer{} in it at once; the loop waits in {waits_in}",
+            plural(limit)
+        ),
+    );
+}
+
+/// Narrates `curl_multi_perform` (`multi_perform`), and each socket curl opened in it
+/// (`socket_opened`), so the fds in the wait lines can be matched to transfers.
+pub fn report_perform(narrator: &Narrator, pool: &mut Pool, running: u32) {
+    narrator.event(
+        "multi_perform",
+        json!({"running": running, "in_flight": pool.in_flight()}),
+        format!("curl_multi_perform -> {running} running"),
+    );
+    pool.report_new_sockets(narrator);
+}
+
+/// Narrates `curl_multi_cleanup` (`multi_cleanup`), and why `curl_global_cleanup`
+/// never comes.
+pub fn report_cleanup(narrator: &Narrator) {
+    narrator.event("multi_cleanup", json!({}), "curl_multi_cleanup: the multi handle is freed");
+    narrator.explain(
+        "curl_global_cleanup is left to process exit: the Rust curl crate never calls it, \
+         since another part of the program might still use libcurl",
+    );
+}
+
+/// `"s"` unless `n` is 1: `1 transfer`, `2 transfers`.
+pub fn plural(n: usize) -> &'static str {
+    if n == 1 {
+        ""
+    } else {
+        "s"
+    }
 }

@@ -28,7 +28,8 @@ pub fn summarize(
     let width = notes.iter().map(|n| n.len()).max().unwrap_or(0);
     for (o, note) in sorted.iter().zip(notes) {
         timeline.add(
-            o.transfer.label.clone(),
+            // Numbered, so the same URL fetched twice gives two rows that can be told apart.
+            format!("#{} {}", o.transfer.id, o.transfer.label),
             narrator.ms_at(o.start),
             narrator.ms_at(o.end),
             format!("{note:<width$}"),
@@ -82,10 +83,14 @@ pub fn summarize(
         // Name the first failure the way every other error names its errno: curl's
         // symbolic code first, then its words.
         let first = sorted.iter().find_map(|o| o.failure.as_ref().map(|f| (o, f)));
+        let which = match summary.transfers {
+            1 => "the only transfer failed".to_string(),
+            n => format!("every one of the {n} failed; the first"),
+        };
         let cause = first
-            .map(|(o, f)| format!("; the first, {}: {} ({})", o.transfer.url, f.name, f.message))
+            .map(|(o, f)| format!(", {}: {} ({})", o.transfer.url, f.name, f.message))
             .unwrap_or_default();
-        return Err(Error::msg("transfers", format!("every one of the {} failed{cause}", summary.transfers)));
+        return Err(Error::msg("transfers", format!("{which}{cause}")));
     }
     Ok(summary)
 }
