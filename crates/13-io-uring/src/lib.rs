@@ -569,7 +569,7 @@ pub fn cancel_three_ways(
     ring: &mut Ring,
     device: &SlowDevice,
     input: usize,
-    big: &std::path::Path,
+    big: &std::fs::File,
 ) -> Result<Vec<CancelOutcome>> {
     let mut outcomes = Vec::new();
 
@@ -596,10 +596,9 @@ pub fn cancel_three_ways(
 
     // 3. Running: IOSQE_ASYNC sends the read straight to an io-wq worker, a kernel
     // thread; once /proc shows it running, the cancel can only ask it to stop.
-    let file = std::fs::File::open(big).with_context(|| format!("open {}", big.display()))?;
-    let size = file.metadata().context("fstat")?.len() as usize;
+    let size = big.metadata().context("fstat")?.len() as usize;
     let options = ReadOptions { in_worker: true, timeout: None };
-    ring.queue_read(file.as_fd(), vec![0; size], 0, 5, options).map_err(|e| Error::os("queue a read", e))?;
+    ring.queue_read(big.as_fd(), vec![0; size], 0, 5, options).map_err(|e| Error::os("queue a read", e))?;
     ring.submit().map_err(|e| Error::os("io_uring_enter", e))?;
     let running = worker_running(Duration::from_secs(2));
     narrator.event(

@@ -115,14 +115,17 @@ pub fn run(config: &Config, narrator: &Narrator) -> Result<()> {
     if wanted(Part::Cancel) {
         narrator.say("");
         narrator.say(narrator.paint(Style::Bold, "3. IORING_OP_ASYNC_CANCEL: three reads, three outcomes"));
-        let big = offline::TempFile::with_contents("io-uring-big", b"")?;
         // Sparse: reading it costs copying zeros, no disk; long enough to catch running.
-        std::fs::OpenOptions::new()
+        // Open, then unlinked at once (the TempFile's drop): a signal leaves nothing behind.
+        let big = offline::TempFile::with_contents("io-uring-big", b"")?;
+        let file = std::fs::OpenOptions::new()
+            .read(true)
             .write(true)
             .open(big.path())
-            .and_then(|f| f.set_len(64 * 1024 * 1024))
-            .context("make a 64 MiB sparse file")?;
-        let outcomes = crate::cancel_three_ways(narrator, &mut ring, &device, TO_CANCEL, big.path())?;
+            .with_context(|| format!("open {}", big.path().display()))?;
+        drop(big);
+        file.set_len(64 * 1024 * 1024).context("make a 64 MiB sparse file")?;
+        let outcomes = crate::cancel_three_ways(narrator, &mut ring, &device, TO_CANCEL, &file)?;
         let names: Vec<&str> = outcomes.iter().map(|o| o.name()).collect();
         narrator.event(
             "cancel_outcomes",
