@@ -54,7 +54,7 @@ trace NAME *ARGS:
     follow=""
     [ "$(cargo demo --get "{{NAME}}" threads)" = true ] && follow="-f"
     command -v strace >/dev/null || { echo "error: strace is not installed (apt-get install strace)" >&2; exit 1; }
-    cargo build -q -p "$1"
+    cargo build -q --bin "$1"
     shift
     echo "strace $follow -e trace=$calls {{target}}/debug/{{NAME}} $*" >&2
     strace $follow -qq -e trace="$calls" "{{target}}/debug/{{NAME}}" "$@"
@@ -73,7 +73,7 @@ valgrind NAME *ARGS:
     #!/usr/bin/env bash
     set -uo pipefail
     command -v valgrind >/dev/null || { echo "error: valgrind is not installed (apt-get install valgrind)" >&2; exit 1; }
-    cargo build -q -p "{{NAME}}" || exit 1
+    cargo build -q --bin "{{NAME}}" || exit 1
     shift
     log=$(mktemp -t "valgrind-{{NAME}}.XXXXXX")
     # Memory errors and definite leaks fail the run. "Possibly lost" does not: glibc's AIO

@@ -41,8 +41,9 @@ present() { [ -n "$(crate_of "$1")" ]; }
 # The demos, from demos.toml (through run-demo).
 mapfile -t demos < <(cargo demo --list)
 build=()
-for d in "${demos[@]}"; do present "$d" && build+=(-p "$d"); done
-build+=(-p timeline)
+# --bin, not -p: `-p io-uring` is ambiguous (the demo, and the crates.io crate it uses).
+for d in "${demos[@]}"; do present "$d" && build+=(--bin "$d"); done
+build+=(--bin timeline)
 echo "cargo build -q ${build[*]}" >&2
 cargo build -q "${build[@]}"
 
@@ -311,5 +312,14 @@ picture aio-poll-loop-suspend aio-poll-loop-suspend --axis linear
 picture aio-callback aio-callback --axis linear
 picture aio-callback-signal aio-callback-signal --axis linear
 picture aio-cancel aio-cancel --axis cut
+
+# Beyond the notes: curl's socket interface on epoll, and io_uring.
+capture curl-socket curl-socket set
+capture curl-socket-thousand curl-socket 'required:demo rlimit_nofile batch summary open_fds' --transfers 1000
+excerpt curl-socket-thousand-summary curl-socket-thousand 'came back 200' 2
+capture_trace trace-curl-socket curl-socket 'epoll_wait|epoll_ctl|timerfd_settime' 12
+capture io-uring io-uring set
+require io-uring 'first data came back in the order 2, 4, 3, 1' 'EALREADY' 'ETIME'
+capture_trace trace-io-uring io-uring 'io_uring_setup|io_uring_enter|clone3' 12
 
 echo "done: $(ls "$out" | wc -l) files in $out" >&2

@@ -192,13 +192,14 @@ fn nap_until_curls_timer(multi: &Multi, timeout: Duration, took: Duration) -> Re
 // ANCHOR_END: nap
 
 /// The error for a failed wait, explaining the one failure a student can provoke here
-/// (`--fd-floor 1100` with a bundled libcurl).
+/// (`--fd-floor 1100` with a libcurl that waits with select()).
 ///
 /// libcurl waits with poll() when it was built with HAVE_POLL, and then fd numbers do
-/// not matter. curl-sys's bundled build (curl 8.22 in curl-sys 0.4.91) still defines
-/// the older HAVE_POLL_FINE, which curl 8.11 stopped reading, so that libcurl waits
-/// with select() inside curl_multi_wait, and a socket at or above FD_SETSIZE makes it
-/// fail with CURLM_UNRECOVERABLE_POLL.
+/// not matter. curl-sys's bundled build (curl 8.22 in curl-sys 0.4.91) defines the
+/// older HAVE_POLL_FINE, which curl 8.11 stopped reading; unless built with the
+/// workspace's `-DHAVE_POLL` (`.cargo/config.toml`; a CFLAGS of the user's replaces
+/// it), that libcurl waits with select() inside curl_multi_wait, and a socket at or
+/// above FD_SETSIZE makes it fail with CURLM_UNRECOVERABLE_POLL.
 fn wait_failed(error: &curl::MultiError, wait: Wait, pool: &Pool) -> Error {
     let high = pool.sockets().into_iter().find(|(fd, _)| *fd >= FD_SETSIZE);
     match high {
@@ -206,7 +207,7 @@ fn wait_failed(error: &curl::MultiError, wait: Wait, pool: &Pool) -> Error {
             wait.call(),
             format!(
                 "{error}: the socket for {label} is fd {fd}, at or above FD_SETSIZE ({FD_SETSIZE}), and \
-                 this libcurl waits with select() internally (curl-sys's bundled build), which cannot \
+                 this libcurl waits with select() internally (a bundled build without HAVE_POLL), which cannot \
                  watch it. A system libcurl waits with poll() and has no such limit"
             ),
         ),

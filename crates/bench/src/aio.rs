@@ -1,10 +1,14 @@
-//! Part 4: POSIX AIO, what it costs and what it buys (notes: "Asynchronous I/O with AIO").
+//! Part 4: POSIX AIO and io_uring, what they cost and what they buy (notes:
+//! "Asynchronous I/O with AIO"; io_uring is beyond them).
 //!
-//! * **Cost.** A 4 KiB read of a file already in the page cache, with pread() and with
-//!   aio_read() (waiting with aio_suspend, or spinning on aio_error). glibc's AIO is
-//!   not kernel AIO: every request is handed to a worker thread, which calls pread and
-//!   wakes the caller. For data that is already in memory, that hand-off is all
-//!   overhead, and it is measured here honestly.
+//! * **Cost.** A 4 KiB read of a file already in the page cache, with pread(), with
+//!   aio_read() (waiting with aio_suspend, or spinning on aio_error), and with io_uring
+//!   at queue depth 1 and 32. glibc's AIO is not kernel AIO: every request is handed to
+//!   a worker thread, which calls pread and wakes the caller. For data that is already
+//!   in memory, that hand-off is all overhead, and it is measured here honestly;
+//!   io_uring's read runs in the kernel, in the io_uring_enter call itself.
+//! * **On a slow device.** 32 reads of the simulated device, one at a time (read) or
+//!   all requested at once (aio_read, io_uring at depth 32).
 //! * **Gain.** Double-buffering (the aio-poll-loop demo's own code) on the simulated
 //!   slow device: read input i+1 with aio_read while processing input i. With read time
 //!   R and process time P, the best speed-up over read-then-process is
@@ -14,13 +18,15 @@
 use crate::harness::{calibrate, interleave, stats, LoadSeen, Measured, Variant};
 use crate::plot::{self, Series};
 use crate::report::{fmt_ns, Bench, Goal, Table};
+use crate::uring_reads;
 use aio_poll_loop::{Options, WaitStyle};
 use common::aio::sample_text;
 use common::sys::aio::{aio_suspend, AioRead, Status};
 use common::{Context, Error, Narrator, Result};
 use offline::slow::SlowDevice;
 use serde_json::json;
-use std::os::fd::OwnedFd;
+use std::cell::RefCell;
+use std::os::fd::{AsFd, OwnedFd};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -86,14 +92,19 @@ fn aio_reads(fd: &Arc<OwnedFd>, iters: u64, wait: AioWait) -> Result<()> {
 /// A batch of `iters` reads, done one way.
 type Reads<'a> = &'a dyn Fn(u64) -> Result<()>;
 
-/// The cached-read comparison: ns per 4 KiB read, pread vs aio_read.
+/// Queue depth of the io_uring variant that keeps many reads in flight.
+const DEPTH: usize = 32;
+
+/// The cached-read comparison: ns per 4 KiB read, pread vs aio_read vs io_uring.
 fn cost(bench: &mut Bench) -> Result<()> {
-    let file = offline::TempFile::with_contents("bench-4k", &sample_text(0, BLOCK))?;
+    // DEPTH blocks, so the deep io_uring variant reads DEPTH different cached pages.
+    let file = offline::TempFile::with_contents("bench-4k", &sample_text(0, BLOCK * DEPTH))?;
     let fd: Arc<OwnedFd> = Arc::new(OwnedFd::from(
         std::fs::File::open(file.path()).with_context(|| format!("open {}", file.path().display()))?,
     ));
     // One read first, so the page is in the cache and every variant reads memory.
     preads(&fd, 1)?;
+    let ring = uring_reads::ring(2 * DEPTH as u32).map(RefCell::new);
     let (target, rounds) =
         if bench.quick { (Duration::from_micros(500), 5) } else { (Duration::from_millis(2), 60) };
     let timed = |f: Reads<'_>, iters: u64| -> Result<Duration> {
@@ -104,11 +115,21 @@ fn cost(bench: &mut Bench) -> Result<()> {
     let pread_fn = |iters: u64| preads(&fd, iters);
     let suspend_fn = |iters: u64| aio_reads(&fd, iters, AioWait::Suspend);
     let spin_fn = |iters: u64| aio_reads(&fd, iters, AioWait::Spin);
-    let fns: [(&str, Reads<'_>); 3] = [
-        ("pread", &pread_fn),
-        ("aio_read + aio_suspend", &suspend_fn),
-        ("aio_read + aio_error spin", &spin_fn),
+    let uring_fn = |depth: usize, iters: u64| match &ring {
+        Ok(ring) => uring_reads::reads(&mut ring.borrow_mut(), fd.as_fd(), BLOCK, depth, iters),
+        Err(why) => Err(Error::msg("io_uring", why.clone())),
+    };
+    let uring_1 = |iters: u64| uring_fn(1, iters);
+    let uring_deep = |iters: u64| uring_fn(DEPTH, iters);
+    let mut fns: Vec<(String, Reads<'_>)> = vec![
+        ("pread".into(), &pread_fn),
+        ("aio_read + aio_suspend".into(), &suspend_fn),
+        ("aio_read + aio_error spin".into(), &spin_fn),
     ];
+    if ring.is_ok() {
+        fns.push(("io_uring, queue depth 1".into(), &uring_1));
+        fns.push((format!("io_uring, queue depth {DEPTH}"), &uring_deep));
+    }
     let mut variants = Vec::new();
     for (name, f) in fns {
         let iters = calibrate(target, |iters| timed(f, iters))?;
@@ -118,7 +139,7 @@ fn cost(bench: &mut Bench) -> Result<()> {
     drop(variants);
 
     bench.n.say("\n   one 4 KiB read of a cached file, median time per read");
-    let mut table = Table::new(&["how", "per read", "p10-p90", "vs pread"]);
+    let mut table = Table::new(&["how", "per read", "p10-p90", "vs pread", "reads/s"]);
     let base = measured[0].stats.median;
     for m in &measured {
         table.row(vec![
@@ -126,6 +147,7 @@ fn cost(bench: &mut Bench) -> Result<()> {
             fmt_ns(m.stats.median),
             format!("{}-{}", fmt_ns(m.stats.p10), fmt_ns(m.stats.p90)),
             format!("{:.1}x", m.stats.median / base),
+            format!("{:.2} M", 1e3 / m.stats.median),
         ]);
         bench.measurement("aio", m, "ns_per_read", json!({"test": "cached_4k_read"}));
     }
@@ -136,8 +158,11 @@ fn cost(bench: &mut Bench) -> Result<()> {
         "   glibc's aio_read hands the request to a worker thread, which calls pread and wakes the caller:",
     );
     bench.n.say(
-        "   on data already in memory the hand-off is pure overhead. AIO pays off only when the read waits.",
+        "   on data already in memory the hand-off is pure overhead. io_uring reads in the kernel, inside io_uring_enter;",
     );
+    bench.n.say(format!(
+        "   at depth {DEPTH} one io_uring_enter submits and reaps {DEPTH} reads, so the system call is shared."
+    ));
     bench.ratio(
         "aio",
         "aio_read+aio_suspend / pread (cached 4 KiB)",
@@ -152,6 +177,109 @@ fn cost(bench: &mut Bench) -> Result<()> {
         Goal::Info,
         &load,
     );
+    match &ring {
+        Ok(_) => {
+            bench.ratio(
+                "aio",
+                "io_uring depth 1 / pread per read (cached 4 KiB)",
+                measured[3].stats.median / base,
+                Goal::AtMost(2.0),
+                &load,
+            );
+            bench.ratio(
+                "aio",
+                format!("io_uring depth {DEPTH} reads/s / pread reads/s (cached 4 KiB)"),
+                base / measured[4].stats.median,
+                Goal::AtLeast(1.0),
+                &load,
+            );
+        }
+        Err(why) => bench.n.say(format!("   io_uring not measured: {why}")),
+    }
+    Ok(())
+}
+
+/// 32 reads of the simulated device, one chunk each: one at a time with read(), all
+/// requested at once with aio_read, and with io_uring at depth 1 and 32.
+fn device_reads(bench: &mut Bench) -> Result<()> {
+    let (chunk_ms, rounds) = if bench.quick { (1u64, 2usize) } else { (2, 7) };
+    let count = DEPTH;
+    let texts: Vec<Vec<u8>> = (0..count).map(|i| sample_text(i, BLOCK)).collect();
+    let device = SlowDevice::new(texts, Duration::from_millis(chunk_ms))?;
+    let ring = uring_reads::ring(2 * DEPTH as u32).map(RefCell::new);
+    let one_by_one = || -> Result<f64> {
+        let started = Instant::now();
+        let mut buf = vec![0u8; BLOCK];
+        for i in 0..count {
+            let fd = device.open(i)?;
+            let n = common::fd::retry_eintr(|| nix::unistd::read(fd.as_fd(), &mut buf)).context("read")?;
+            if n != BLOCK {
+                return Err(Error::msg("read", format!("short read: {n} of {BLOCK}")));
+            }
+        }
+        Ok(started.elapsed().as_secs_f64() * 1e3)
+    };
+    let aio_all = || -> Result<f64> {
+        let started = Instant::now();
+        let mut reqs = Vec::new();
+        for i in 0..count {
+            let mut req = AioRead::new(Arc::new(device.open(i)?), 0, vec![0u8; BLOCK]);
+            req.aio_read().context("aio_read")?;
+            reqs.push(req);
+        }
+        for req in reqs {
+            let deadline = Instant::now() + DEADLINE;
+            while req.aio_error() == Status::InProgress {
+                if Instant::now() > deadline {
+                    return Err(Error::msg("aio_read", "not finished within 5 s"));
+                }
+                match aio_suspend(&[&req], DEADLINE) {
+                    Ok(()) | Err(nix::errno::Errno::EINTR) | Err(nix::errno::Errno::EAGAIN) => {}
+                    Err(e) => return Err(Error::os("aio_suspend", e)),
+                }
+            }
+            let done = req.aio_return().map_err(|_| Error::msg("aio_return", "request not finished"))?;
+            if done.ret != BLOCK as isize {
+                return Err(Error::msg("aio_read", format!("returned {}", done.ret)));
+            }
+        }
+        Ok(started.elapsed().as_secs_f64() * 1e3)
+    };
+    let uring = |depth: usize| -> Result<f64> {
+        let Ok(ring) = &ring else { return Err(Error::msg("io_uring", "unavailable")) };
+        let started = Instant::now();
+        uring_reads::device_reads(&mut ring.borrow_mut(), &device, 0..count, BLOCK, depth)?;
+        Ok(started.elapsed().as_secs_f64() * 1e3)
+    };
+    let mut variants = vec![
+        Variant::new("read(), one at a time", one_by_one),
+        Variant::new("aio_read, all at once", aio_all),
+    ];
+    if ring.is_ok() {
+        variants.push(Variant::new("io_uring, queue depth 1", || uring(1)));
+        variants.push(Variant::new(format!("io_uring, queue depth {DEPTH}"), || uring(DEPTH)));
+    }
+    let measured = interleave(&mut variants, rounds)?;
+    drop(variants);
+    bench.n.say(format!(
+        "\n   {count} reads of the simulated device ({} ms each, from request to data): time for all of them",
+        device.latency(0).as_millis()
+    ));
+    let mut table = Table::new(&["how", "all reads", "p10-p90", "vs one latency"]);
+    let latency_ms = device.latency(0).as_secs_f64() * 1e3;
+    for m in &measured {
+        table.row(vec![
+            m.name.clone(),
+            format!("{:.1} ms", m.stats.median),
+            format!("{:.1}-{:.1} ms", m.stats.p10, m.stats.p90),
+            format!("{:.1}x", m.stats.median / latency_ms),
+        ]);
+        bench.measurement("aio", m, "ms_for_all", json!({"test": "device_reads", "reads": count}));
+    }
+    bench.table(&table);
+    let load = measured[0].load;
+    bench.load_line(&load);
+    bench.n.say("   one at a time, the latencies add up; requested together, they overlap.");
     Ok(())
 }
 
@@ -174,6 +302,10 @@ fn double_buffering(bench: &mut Bench) -> Result<()> {
     let latency = device.latency(0);
     let quiet = Narrator::quiet();
     let mut trials: Vec<Vec<Trial>> = ratios.iter().map(|_| Vec::new()).collect();
+    // io_uring's double buffering (the io-uring demo's own code): measured / the ideal
+    // for this many inputs, per ratio.
+    let mut ring = uring_reads::ring(8);
+    let mut uring: Vec<Vec<f64>> = ratios.iter().map(|_| Vec::new()).collect();
     let mut load = LoadSeen::new();
     for round in 0..rounds {
         load.sample();
@@ -197,6 +329,13 @@ fn double_buffering(bench: &mut Bench) -> Result<()> {
                 (aio_poll_loop::run_overlapped(&quiet, &device, &o)?, b)
             };
             let s = aio_poll_loop::speedup(&overlapped, &baseline);
+            if let Ok(ring) = &mut ring {
+                let extra = o.process_extra;
+                let over = io_uring_demo::double_buffer(&quiet, ring, &device, 0..inputs, extra)?;
+                let base = io_uring_demo::sequential(&quiet, &device, 0..inputs, extra)?;
+                let u = io_uring_demo::speedup(&over, &base);
+                uring[index].push(u.measured / u.ideal);
+            }
             trials[index].push(Trial {
                 measured: s.measured,
                 ideal: s.ideal,
@@ -212,8 +351,17 @@ fn double_buffering(bench: &mut Bench) -> Result<()> {
         "\n   double-buffering on the simulated device: {inputs} inputs, L = {} ms per read; speed-up over read-then-process",
         latency.as_millis()
     ));
-    let mut table =
-        Table::new(&["P/L", "R", "P", "measured", "ideal (R+P)/max", "measured/ideal", "ideal for n inputs"]);
+    let mut table = Table::new(&[
+        "P/L",
+        "R",
+        "P",
+        "measured",
+        "ideal (R+P)/max",
+        "measured/ideal",
+        "ideal for n inputs",
+        "aio / ideal for n",
+        "io_uring / ideal for n",
+    ]);
     let mut lines: [Vec<(f64, f64, f64, f64)>; 3] = Default::default();
     for (index, ratio) in ratios.iter().enumerate() {
         let t = &trials[index];
@@ -231,7 +379,29 @@ fn double_buffering(bench: &mut Bench) -> Result<()> {
             format!("{:.2}x", ideal.median),
             format!("{:.2}", of_ideal.median),
             format!("{:.2}x", ideal_n.median),
+            format!("{:.2}", stats(&t.iter().map(|t| t.measured / t.ideal_n).collect::<Vec<_>>()).median),
+            if uring[index].is_empty() { "-".into() } else { format!("{:.2}", stats(&uring[index]).median) },
         ]);
+        if !uring[index].is_empty() {
+            let u = Measured {
+                name: format!("io_uring double-buffering P/L={ratio}"),
+                stats: stats(&uring[index]),
+                load,
+            };
+            bench.measurement(
+                "aio",
+                &u,
+                "speedup_over_ideal_n",
+                json!({"test": "uring_double_buffering", "p_over_l": ratio, "inputs": inputs}),
+            );
+            bench.ratio(
+                "aio",
+                format!("io_uring double-buffering P/L={ratio}: measured/ideal for n"),
+                u.stats.median,
+                Goal::AtLeast(0.95),
+                &load,
+            );
+        }
         let m = Measured { name: format!("double-buffering P/L={ratio}"), stats: of_ideal, load };
         bench.measurement(
             "aio",
@@ -299,8 +469,9 @@ pub fn run(bench: &mut Bench) -> Result<()> {
     bench.part(
         4,
         "aio",
-        "AIO: what aio_read costs on cached data, and what double-buffering buys on a slow device",
+        "AIO and io_uring: what a read costs on cached data, and what overlap buys on a slow device",
     );
     cost(bench)?;
+    device_reads(bench)?;
     double_buffering(bench)
 }

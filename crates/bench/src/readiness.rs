@@ -15,10 +15,10 @@
 //! Every watched fd is below 1024 (FD_SETSIZE), so select can watch all of them: the
 //! read ends sit at low numbers and the write ends, never watched, go above.
 
-use crate::ffi::{self, CCall};
 use crate::harness::{calibrate, interleave, Measured, Variant};
 use crate::plot::{self, Series};
 use crate::report::{fmt_ns, Bench, Goal, Table};
+use common::sys::c_loops::{self as ffi, CCall};
 use common::{Context, Error, Result};
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use nix::sys::epoll::{Epoll, EpollCreateFlags, EpollEvent, EpollFlags, EpollTimeout};

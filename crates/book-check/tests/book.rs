@@ -112,17 +112,24 @@ fn binaries() -> &'static PathBuf {
         // <target>/<profile>, built with the same profile as this test.
         let exe = std::env::current_exe().expect("current_exe");
         let dir = exe.parent().and_then(Path::parent).expect("target dir").to_path_buf();
-        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-        let mut cmd = Command::new(cargo);
-        cmd.current_dir(root()).args(["build", "-q"]);
-        if dir.file_name().is_some_and(|p| p == "release") {
-            cmd.arg("--release");
+        // Demos by their binary: `-p io-uring` is ambiguous (the demo, and the
+        // crates.io crate of that name it uses underneath). Cargo looks for `--bin`
+        // only in the `-p` packages when there are some: two runs.
+        let (demos, others): (Vec<&String>, Vec<&String>) =
+            programs.iter().partition(|p| demo_list::find(p).is_some());
+        for (flag, names) in [("--bin", demos), ("-p", others)] {
+            let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+            let mut cmd = Command::new(cargo);
+            cmd.current_dir(root()).args(["build", "-q"]);
+            if dir.file_name().is_some_and(|p| p == "release") {
+                cmd.arg("--release");
+            }
+            for p in &names {
+                cmd.args([flag, p.as_str()]);
+            }
+            let status = cmd.status().expect("run cargo build");
+            assert!(status.success(), "cargo build {flag} {names:?} failed");
         }
-        for p in &programs {
-            cmd.args(["-p", p]);
-        }
-        let status = cmd.status().expect("run cargo build");
-        assert!(status.success(), "cargo build of {programs:?} failed");
         dir
     })
 }

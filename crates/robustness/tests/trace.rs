@@ -64,6 +64,8 @@ fn each_demo_makes_the_system_calls_of_its_technique() {
         case("aio-callback", "aio-callback", none(), AIO_CALLS, aio_callback),
         case("aio-callback FILES", "aio-callback", file_args, AIO_CALLS, aio_files),
         case("aio-cancel", "aio-cancel", none(), AIO_CALLS, aio),
+        case("curl-socket", "curl-socket", none(), CURL_SOCKET_CALLS, curl_socket),
+        case("io-uring", "io-uring", none(), URING_CALLS, io_uring),
     ];
     // A demo in demos.toml with no case here would go unchecked: refuse that.
     let unchecked: Vec<&str> = robustness::demos()
@@ -373,12 +375,14 @@ fn tokio_chat(run: &Traced) -> Verdict {
     ))
 }
 
-/// Which libcurl the demo linked, from its `curl_global_init` event.
+/// Which libcurl the demo linked, from its `curl_global_init` event: true when it
+/// waits with select() (a bundled copy built without HAVE_POLL), and its description.
 fn libcurl(run: &Traced) -> Result<(bool, String), String> {
     let init = event(run, "curl_global_init")?;
     let vendored = init["vendored"].as_bool().ok_or("no vendored flag in curl_global_init")?;
+    let selects = init["waits_with"].as_str().ok_or("no waits_with in curl_global_init")? == "select";
     let version = init["version"].as_str().unwrap_or("?");
-    Ok((vendored, format!("{} libcurl {version}", if vendored { "bundled" } else { "system" })))
+    Ok((selects, format!("{} libcurl {version}", if vendored { "bundled" } else { "system" })))
 }
 
 /// A poll shaped like curl_multi_wait's on the main thread: plain POLLIN/POLLOUT per
@@ -404,13 +408,14 @@ fn is_select_wait(run: &Traced, c: &Call) -> bool {
         && c.arg(4) != "{tv_sec=0, tv_nsec=0}"
 }
 
-/// curl-multi: curl_multi_wait is poll() in a system libcurl; a bundled libcurl (built
-/// without HAVE_POLL) waits in select(), so it is checked for that instead, and says so.
+/// curl-multi: curl_multi_wait is poll() in a libcurl built with HAVE_POLL; a bundled
+/// libcurl built without it waits in select(), so it is checked for that instead, and
+/// says so.
 fn curl_multi(run: &Traced) -> Verdict {
-    let (vendored, which) = libcurl(run)?;
+    let (selects_only, which) = libcurl(run)?;
     let waits: Vec<&Call> = run.trace.calls.iter().filter(|c| is_multi_wait(run, c)).collect();
     let selects: Vec<&Call> = run.trace.calls.iter().filter(|c| is_select_wait(run, c)).collect();
-    if vendored {
+    if selects_only {
         ensure(waits.is_empty() && selects.len() >= 3, || {
             format!(
                 "{which}: expected pselect6 waits and no poll waits, got {} and {}",
@@ -568,4 +573,86 @@ fn aio_files(run: &Traced) -> Verdict {
         )?;
     }
     Ok(aio_summary(&w))
+}
+
+/// The calls curl-socket is about, and the waits it must not make.
+const CURL_SOCKET_CALLS: &str = "epoll_wait,epoll_pwait,epoll_ctl,timerfd_settime,poll,ppoll,pselect6,select";
+
+/// curl-socket: the main thread waits in epoll_wait on the epoll fd it narrated, the
+/// socket callback's epoll_ctl puts curl's sockets on it, the timer callback sets the
+/// timerfd; no curl_multi_wait-shaped poll and no select wait.
+fn curl_socket(run: &Traced) -> Verdict {
+    let epfd = int(event(run, "multi_init")?, "epoll_fd")?.to_string();
+    let t = &run.trace;
+    let main = |c: &&Call| c.pid == t.main_pid;
+    let waits: Vec<&Call> = t
+        .calls
+        .iter()
+        .filter(main)
+        .filter(|c| (c.name == "epoll_wait" || c.name == "epoll_pwait") && c.arg(0) == epfd)
+        .collect();
+    ensure(waits.len() >= 5, || format!("only {} epoll_wait calls on fd {epfd}", waits.len()))?;
+    ensure(waits.iter().any(|c| c.returned().is_some_and(|n| n >= 1)), || {
+        "no epoll_wait returned an event".into()
+    })?;
+    let sockets: Vec<String> = run.all("socket_opened").iter().map(|s| s["fd"].to_string()).collect();
+    let added: Vec<&Call> =
+        t.named("epoll_ctl").filter(|c| c.arg(0) == epfd && c.arg(1) == "EPOLL_CTL_ADD").collect();
+    for fd in &sockets {
+        ensure(added.iter().any(|c| &c.arg(2).to_string() == fd), || {
+            format!("socket fd {fd} never EPOLL_CTL_ADDed")
+        })?;
+    }
+    let timers = t.named("timerfd_settime").count();
+    ensure(timers >= 1, || "no timerfd_settime: curl's timer was never set".into())?;
+    ensure(!t.calls.iter().any(|c| is_multi_wait(run, c) || is_select_wait(run, c)), || {
+        "a poll or select wait on the main thread: curl-socket must wait only in epoll_wait".into()
+    })?;
+    Ok(format!(
+        "epoll_wait({epfd}, ...) x{}, epoll_ctl ADD for all {} sockets, timerfd_settime x{timers}; no poll/select wait",
+        waits.len(),
+        sockets.len()
+    ))
+}
+
+/// The calls io-uring is about: the ring's, thread starts, and the plain reads it must
+/// not need.
+const URING_CALLS: &str = "io_uring_setup,io_uring_enter,clone,clone3,pread64,preadv,preadv2";
+
+/// io-uring: one io_uring_setup on the main thread, its reads submitted and reaped with
+/// io_uring_enter on that ring, no thread started after the ring exists (the device's
+/// thread comes before it), and no pread64 anywhere.
+fn io_uring(run: &Traced) -> Verdict {
+    let t = &run.trace;
+    let setups: Vec<&Call> = t.named("io_uring_setup").collect();
+    ensure(setups.len() == 1 && setups[0].pid == t.main_pid, || {
+        format!("{} io_uring_setup calls", setups.len())
+    })?;
+    let ring = setups[0].returned().ok_or("io_uring_setup failed")?.to_string();
+    ensure(ring == int(event(run, "io_uring_setup")?, "ring_fd")?.to_string(), || {
+        "ring fd differs from the narrated one".into()
+    })?;
+    let enters: Vec<&Call> =
+        t.named("io_uring_enter").filter(|c| c.pid == t.main_pid && c.arg(0) == ring).collect();
+    ensure(enters.len() >= 10, || format!("only {} io_uring_enter calls on fd {ring}", enters.len()))?;
+    let submitted: i64 = enters.iter().filter_map(|c| c.returned()).filter(|n| *n > 0).sum();
+    let waited = enters.iter().filter(|c| c.arg(2).parse::<i64>().is_ok_and(|n| n >= 1)).count();
+    ensure(waited >= 1, || "no io_uring_enter waited for a completion (min_complete 0 everywhere)".into())?;
+    let after = setups[0].started_at;
+    let late: Vec<&Call> = t
+        .calls
+        .iter()
+        .filter(|c| (c.name == "clone" || c.name == "clone3") && c.started_at > after)
+        .collect();
+    ensure(late.is_empty(), || {
+        format!("{} thread(s) started after io_uring_setup: {:?}", late.len(), late.first().map(|c| &c.text))
+    })?;
+    // (The dynamic loader preads ELF headers at startup: only calls after setup count.)
+    let preads = t.calls.iter().filter(|c| c.name.starts_with("pread") && c.started_at > after).count();
+    ensure(preads == 0, || format!("{preads} pread call(s): the reads must go through the ring"))?;
+    Ok(format!(
+        "io_uring_setup = fd {ring}; io_uring_enter x{} ({submitted} requests submitted, {waited} waits); \
+         no clone after setup, no pread64",
+        enters.len()
+    ))
 }

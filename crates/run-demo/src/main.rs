@@ -55,7 +55,9 @@ fn list(to_stderr: bool) {
 /// something is compiled (or fails to). Errors are printed here; `None` means failed.
 fn build(name: &str) -> Option<PathBuf> {
     let child = cargo()
-        .args(["build", "-p", name, "--bin", name, "--message-format=json-render-diagnostics"])
+        // By its binary only: `-p io-uring` would be ambiguous (the demo, and the crates.io
+        // crate of that name it uses underneath).
+        .args(["build", "--bin", name, "--message-format=json-render-diagnostics"])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn();
@@ -100,7 +102,7 @@ fn build(name: &str) -> Option<PathBuf> {
     match status {
         Ok(status) if status.success() => {}
         Ok(status) => {
-            print(&format!("error: cargo build -p {name} failed ({status})\n"), true);
+            print(&format!("error: cargo build --bin {name} failed ({status})\n"), true);
             return None;
         }
         Err(e) => {

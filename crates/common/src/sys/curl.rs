@@ -8,6 +8,11 @@
 //! * [`open_socket`]: the socket curl asks for when it connects, opened here so the
 //!   demos learn each transfer's fd (and can spot one at or above `FD_SETSIZE`).
 //! * [`restrict_to_http`]: `CURLOPT_PROTOCOLS`, which the curl crate does not wrap.
+//! * [`dup_at_least`]: a copy of an fd numbered at least N, to probe whether libcurl
+//!   can wait on an fd past FD_SETSIZE.
+//! * [`epoll_watch`] and [`epoll_forget`]: `epoll_ctl` on a socket curl owns. curl's
+//!   socket callback names its sockets by number only, and nix's `Epoll` wants a
+//!   borrowed fd, which a bare number cannot honestly be.
 
 use nix::errno::Errno;
 use std::os::raw::c_int;
@@ -116,6 +121,77 @@ pub fn open_socket(family: c_int, socktype: c_int, protocol: c_int) -> Option<i3
     (fd >= 0).then_some(fd)
 }
 
+/// A close-on-exec copy of `fd` numbered `min` or more (`fcntl(F_DUPFD_CLOEXEC)`).
+pub fn dup_at_least(fd: impl std::os::fd::AsFd, min: c_int) -> nix::Result<std::os::fd::OwnedFd> {
+    use std::os::fd::{AsRawFd, FromRawFd};
+    // SAFETY: fcntl(F_DUPFD_CLOEXEC) takes two integers and returns a new fd or -1.
+    let copy = unsafe { libc::fcntl(fd.as_fd().as_raw_fd(), libc::F_DUPFD_CLOEXEC, min) };
+    let copy = Errno::result(copy)?;
+    // SAFETY: `copy` was just returned by fcntl, is open, and nothing else owns it.
+    Ok(unsafe { std::os::fd::OwnedFd::from_raw_fd(copy) })
+}
+
+/// Which `epoll_ctl` operation [`epoll_watch`] made: the first request for an fd adds
+/// it to the interest list, later ones change what it is watched for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EpollOp {
+    /// `EPOLL_CTL_ADD`.
+    Add,
+    /// `EPOLL_CTL_MOD`.
+    Mod,
+    /// `EPOLL_CTL_DEL`.
+    Del,
+}
+
+impl EpollOp {
+    /// `ADD`, `MOD` or `DEL`, as the constants are named.
+    pub fn name(self) -> &'static str {
+        match self {
+            EpollOp::Add => "ADD",
+            EpollOp::Mod => "MOD",
+            EpollOp::Del => "DEL",
+        }
+    }
+}
+
+fn epoll_ctl(epoll: &nix::sys::epoll::Epoll, op: c_int, fd: c_int, events: u32) -> nix::Result<()> {
+    use std::os::fd::AsRawFd;
+    let mut event = libc::epoll_event { events, u64: fd as u64 };
+    // SAFETY: epoll_ctl reads `event` during the call only; the epoll fd is borrowed
+    // from a live Epoll; `fd` is a plain number to the kernel, which answers EBADF if
+    // it is not open. No memory outlives the call.
+    let n = unsafe { libc::epoll_ctl(epoll.0.as_raw_fd(), op, fd, &mut event) };
+    Errno::result(n).map(drop)
+}
+
+/// Watches socket `fd` for reading and/or writing on `epoll`, its number as the
+/// event's data: `EPOLL_CTL_ADD` the first time, `EPOLL_CTL_MOD` when it is already
+/// there (curl asks again whenever the direction changes). Level-triggered, as curl
+/// expects: it reads or writes only what it needs and is asked again next time.
+pub fn epoll_watch(
+    epoll: &nix::sys::epoll::Epoll,
+    fd: c_int,
+    read: bool,
+    write: bool,
+) -> nix::Result<EpollOp> {
+    let mut events = 0u32;
+    if read {
+        events |= libc::EPOLLIN as u32;
+    }
+    if write {
+        events |= libc::EPOLLOUT as u32;
+    }
+    match epoll_ctl(epoll, libc::EPOLL_CTL_ADD, fd, events) {
+        Err(Errno::EEXIST) => epoll_ctl(epoll, libc::EPOLL_CTL_MOD, fd, events).map(|()| EpollOp::Mod),
+        other => other.map(|()| EpollOp::Add),
+    }
+}
+
+/// Takes socket `fd` off `epoll`'s interest list (`EPOLL_CTL_DEL`).
+pub fn epoll_forget(epoll: &nix::sys::epoll::Epoll, fd: c_int) -> nix::Result<EpollOp> {
+    epoll_ctl(epoll, libc::EPOLL_CTL_DEL, fd, 0).map(|()| EpollOp::Del)
+}
+
 #[cfg(feature = "curl")]
 extern "C" {
     // The real declaration is `CURLcode curl_easy_setopt(CURL *, CURLoption, ...)`;
@@ -190,6 +266,25 @@ mod tests {
         assert_eq!(select(0, &mut a, &mut b, &mut c, Duration::from_millis(100)), Ok(0));
         assert!(started.elapsed() >= Duration::from_millis(90));
         assert_eq!(select(FD_SETSIZE + 1, &mut a, &mut b, &mut c, Duration::ZERO), Err(Errno::EINVAL));
+    }
+
+    #[test]
+    fn epoll_watches_a_raw_fd_then_changes_then_forgets_it() {
+        use nix::sys::epoll::{Epoll, EpollCreateFlags, EpollEvent, EpollTimeout};
+        let epoll = Epoll::new(EpollCreateFlags::EPOLL_CLOEXEC).unwrap();
+        let (r, w) = crate::fd::pipe().unwrap();
+        let fd = r.as_raw_fd();
+        assert_eq!(epoll_watch(&epoll, fd, false, true), Ok(EpollOp::Add));
+        assert_eq!(epoll_watch(&epoll, fd, true, false), Ok(EpollOp::Mod));
+        std::fs::File::from(w).write_all(b"hi!").unwrap();
+        let mut events = [EpollEvent::empty(); 4];
+        assert_eq!(epoll.wait(&mut events, EpollTimeout::from(1000u16)), Ok(1));
+        assert_eq!(events[0].data(), fd as u64);
+        assert!(events[0].events().contains(nix::sys::epoll::EpollFlags::EPOLLIN));
+        assert_eq!(epoll_forget(&epoll, fd), Ok(EpollOp::Del));
+        assert_eq!(epoll.wait(&mut events, EpollTimeout::ZERO), Ok(0));
+        assert_eq!(epoll_forget(&epoll, fd), Err(Errno::ENOENT));
+        assert_eq!(epoll_watch(&epoll, 1 << 20, true, false), Err(Errno::EBADF));
     }
 
     #[test]

@@ -70,7 +70,8 @@ pub fn global_init(narrator: &Narrator) {
     let tls = version.ssl_version().map(str::to_string);
     narrator.event(
         "curl_global_init",
-        json!({"version": version.version(), "tls": tls, "vendored": version.vendored()}),
+        json!({"version": version.version(), "tls": tls, "vendored": version.vendored(),
+               "waits_with": if waits_with_poll() { "poll" } else { "select" }}),
         format!(
             "curl_global_init: libcurl {} ({}, {})",
             version.version(),
@@ -78,14 +79,49 @@ pub fn global_init(narrator: &Narrator) {
             if version.vendored() { "bundled copy" } else { "system library" },
         ),
     );
-    if version.vendored() {
-        // curl-sys 0.4.91 defines HAVE_POLL_FINE for its bundled curl 8.22, which has
-        // read HAVE_POLL instead since curl 8.11: so this libcurl waits with select().
+    if !waits_with_poll() {
         narrator.explain(
-            "this bundled libcurl was built without HAVE_POLL: it waits with select() inside \
-             curl_multi_wait and curl_easy_perform, not poll() (strace shows pselect6)",
+            "this libcurl was built without HAVE_POLL: it waits with select() inside curl_multi_wait, \
+             curl_easy_perform and its connect checks, not poll() (strace shows pselect6), and fails \
+             on any socket numbered 1024 or more",
         );
     }
+}
+
+/// True when this libcurl waits with poll(), false when it waits with select() and so
+/// cannot use an fd of 1024 (FD_SETSIZE) or more. Probed once, by asking
+/// curl_multi_wait to watch a pipe numbered 1100: select() refuses it.
+///
+/// A system libcurl on Linux uses poll(). curl-sys's bundled copy defines the
+/// HAVE_POLL_FINE that curl 8.11 stopped reading, so it uses select() unless built
+/// with `-DHAVE_POLL`, which the workspace's `.cargo/config.toml` passes in CFLAGS
+/// (a CFLAGS set in the environment replaces it).
+pub fn waits_with_poll() -> bool {
+    static PROBED: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *PROBED.get_or_init(|| probe_poll().unwrap_or(!curl::Version::get().vendored()))
+}
+
+/// The probe behind [`waits_with_poll`]: None when it could not be made (the fd
+/// limit's hard cap is under 1101). The soft limit is put back as it was.
+fn probe_poll() -> Option<bool> {
+    use nix::sys::resource::{getrlimit, setrlimit, Resource};
+    const HIGH: i32 = 1100;
+    let (soft, hard) = getrlimit(Resource::RLIMIT_NOFILE).ok()?;
+    if hard <= HIGH as u64 {
+        return None;
+    }
+    setrlimit(Resource::RLIMIT_NOFILE, soft.max(HIGH as u64 + 1), hard).ok()?;
+    let answer = (|| {
+        let (reader, _writer) = nix::unistd::pipe().ok()?;
+        let high = crate::sys::curl::dup_at_least(&reader, HIGH).ok()?;
+        let mut wait = curl::multi::WaitFd::new();
+        wait.set_fd(std::os::fd::AsRawFd::as_raw_fd(&high));
+        wait.poll_on_read(true);
+        let multi = curl::multi::Multi::new();
+        Some(multi.wait(&mut [wait], std::time::Duration::ZERO).is_ok())
+    })();
+    let _ = setrlimit(Resource::RLIMIT_NOFILE, soft, hard);
+    answer
 }
 
 /// Warns up front when https URLs meet a libcurl without TLS (each such transfer

@@ -30,7 +30,7 @@ pub mod sequential;
 pub mod summary;
 
 pub use config::{Config, Options};
-pub use easy::{easy_handle, global_init, has_tls, warn_if_no_tls, Body, NO_TLS_HELP};
+pub use easy::{easy_handle, global_init, has_tls, waits_with_poll, warn_if_no_tls, Body, NO_TLS_HELP};
 pub use fds::{occupy_fds_below, report_open_fds};
 pub use outcome::{curl_code_name, Failure, Outcome};
 pub use plan::{default_urls, plan, Transfer, DEFAULT_DELAYS_MS};

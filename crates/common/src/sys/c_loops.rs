@@ -1,11 +1,11 @@
-//! Safe wrappers over the C readiness loops in `c/readiness.c` (built by build.rs).
+//! Safe wrappers over the bench's C readiness loops (`crates/bench/c/readiness.c`,
+//! compiled and linked by the bench's build.rs; feature `c-loops`, which only the bench
+//! turns on, since only its binary has the symbols).
 //!
-//! This is the bench crate's one file allowed `unsafe`: calling a C function is unsafe
-//! because Rust cannot check what it does with the pointers it is given. Each call
-//! below says why it is sound.
-#![allow(unsafe_code)]
+//! Calling a C function is unsafe because Rust cannot check what it does with the
+//! pointers it is given. Each call below says why it is sound.
 
-use common::{Error, Result};
+use crate::{Error, Result};
 use nix::errno::Errno;
 use std::os::fd::RawFd;
 use std::os::raw::{c_int, c_long};
