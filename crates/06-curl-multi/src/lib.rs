@@ -97,7 +97,7 @@ pub fn transfer_all(
         let waited = Instant::now();
         // Sleeps in poll() on every socket of every transfer at once, until one has an
         // event, curl's own next timer (a timeout, a retry) is due, or `timeout` passes:
-        // whichever is first. (A bundled curl-sys libcurl uses select() here instead.)
+        // whichever is first.
         let numfds = multi.wait(&mut [], timeout).map_err(|e| wait_failed(&e, &pool))?;
         let waited = waited.elapsed();
         running = multi.perform().map_err(|e| Error::msg("curl_multi_perform", e.to_string()))?;
@@ -141,13 +141,13 @@ pub fn transfer_all(
 }
 
 /// The error for a failed curl_multi_wait, explaining the one failure a student can
-/// provoke here (`--fd-floor 1100` with a bundled libcurl).
+/// provoke here (`--fd-floor 1100` with a libcurl built without HAVE_POLL).
 ///
 /// libcurl waits with poll() when it was built with HAVE_POLL, and then fd numbers do
-/// not matter. curl-sys's bundled build (curl 8.22 in curl-sys 0.4.91) still defines
-/// the older HAVE_POLL_FINE, which curl 8.11 stopped reading, so that libcurl waits
-/// with select() inside curl_multi_wait, and a socket at or above FD_SETSIZE makes it
-/// fail with CURLM_UNRECOVERABLE_POLL.
+/// not matter. Built without it (curl-sys 0.4.91 defines only the older HAVE_POLL_FINE,
+/// which curl 8.11 stopped reading; .cargo/config.toml adds HAVE_POLL back), libcurl
+/// waits with select() inside curl_multi_wait, and a socket at or above FD_SETSIZE
+/// makes it fail with CURLM_UNRECOVERABLE_POLL.
 fn wait_failed(error: &curl::MultiError, pool: &Pool) -> Error {
     let high = pool.sockets().into_iter().find(|(fd, _)| *fd >= FD_SETSIZE);
     match high {
@@ -155,8 +155,8 @@ fn wait_failed(error: &curl::MultiError, pool: &Pool) -> Error {
             "curl_multi_wait",
             format!(
                 "{error}: the socket for {label} is fd {fd}, at or above FD_SETSIZE ({FD_SETSIZE}), and \
-                 this libcurl waits with select() internally (curl-sys's bundled build), which cannot \
-                 watch it. A system libcurl waits with poll() and has no such limit"
+                 this libcurl waits with select() internally (it was built without HAVE_POLL), which \
+                 cannot watch it. A libcurl built with HAVE_POLL waits with poll() and has no such limit"
             ),
         ),
         _ => Error::msg("curl_multi_wait", error.to_string()),

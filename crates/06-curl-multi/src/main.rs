@@ -13,9 +13,9 @@
 //! - the timeline's bars overlap, and the summary says the run took about as long as
 //!   the slowest transfer, not the sum (compare `--sequential`);
 //! - `curl_multi_wait` wakes only when something happened (`numfds`), so the loop
-//!   does not spin; under `just trace curl-multi` the wait is a `poll` on the sockets
-//!   (with the system libcurl; curl-sys's bundled copy is built without HAVE_POLL and
-//!   waits with select(), seen as `pselect6`).
+//!   does not spin here; under `just trace curl-multi` the wait is a `poll` on the
+//!   sockets (the system libcurl, or curl-sys's bundled copy, which .cargo/config.toml
+//!   builds with HAVE_POLL).
 //!
 //! Where it differs from the notes: results are read (`curl_multi_info_read`) inside
 //! the loop after every `curl_multi_perform`, including the last one that reports 0

@@ -682,14 +682,6 @@ pub fn global_init(narrator: &Narrator) {
             if version.vendored() { "bundled copy" } else { "system library" },
         ),
     );
-    if version.vendored() {
-        // curl-sys 0.4.91 defines HAVE_POLL_FINE for its bundled curl 8.22, which has
-        // read HAVE_POLL instead since curl 8.11: so this libcurl waits with select().
-        narrator.explain(
-            "this bundled libcurl was built without HAVE_POLL: it waits with select() inside \
-             curl_multi_wait and curl_easy_perform, not poll() (strace shows pselect6)",
-        );
-    }
 }
 
 /// Warns up front when https URLs meet a libcurl without TLS (each such transfer

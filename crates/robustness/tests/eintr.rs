@@ -8,7 +8,7 @@
 //!
 //! Where the injection goes, and why there:
 //! - select, pselect, curl-select: `pselect6` (what glibc's select() and pselect() are);
-//!   poll and curl-multi: `poll` (`pselect6` when curl-multi has a bundled libcurl).
+//!   poll and curl-multi: `poll` (curl_multi_wait's, in the system libcurl or the bundled one).
 //!   `when=2+3` spares each thread's first call (Rust's startup poll on fds 0-2) and then
 //!   fails every third one (for curl-multi, only up to its 60th: see its test).
 //! - blocking-read: the main thread's `read` on the pipe that waits for the writer, and
@@ -252,11 +252,9 @@ fn curl_multi_survives_eintr_in_its_wait() {
     if !strace::available() {
         return;
     }
-    // A bundled libcurl (built without pkg-config) waits with select(): fail that instead.
-    let (_, base) = baseline(&CURL_MULTI);
-    let vendored =
-        base.iter().find(|e| e["event"] == "curl_global_init").is_some_and(|e| e["vendored"] == true);
-    let call = if vendored { "pselect6" } else { "poll" };
+    // The system libcurl and the bundled one (built with HAVE_POLL, .cargo/config.toml)
+    // both wait in poll().
+    let call = "poll";
     // A bounded range: libcurl makes a fixed number of polls per round (its wait and one
     // check per socket), so "every third" for ever could hit every wait, and the loop
     // would only spin until the end (it still completes, but says little more).
@@ -264,8 +262,7 @@ fn curl_multi_survives_eintr_in_its_wait() {
     // At least one of them is curl_multi_wait's own wait (every socket, a timeout).
     let waits = injected.iter().filter(|c| c.pid == run.trace.main_pid && waits(c)).count();
     assert!(waits >= 1, "no EINTR reached curl_multi_wait's {call}: {injected:?}");
-    let which = if vendored { "bundled libcurl: select()" } else { "system libcurl: poll()" };
-    report(&CURL_MULTI, &injected, &format!("{which} in curl_multi_wait takes EINTR as \"nothing ready\""));
+    report(&CURL_MULTI, &injected, "poll() in curl_multi_wait takes EINTR as \"nothing ready\"");
 }
 
 #[test]

@@ -302,8 +302,7 @@ fn is_multi_wait(run: &Traced, c: &Call) -> bool {
 }
 
 /// A pselect6 as glibc's select() makes it on the main thread, watching some fds, with
-/// a timeout above zero (a bundled libcurl also checks single sockets with select() and
-/// a zero timeout: those do not wait).
+/// a timeout above zero.
 fn is_select_wait(run: &Traced, c: &Call) -> bool {
     c.pid == run.trace.main_pid
         && c.name == "pselect6"
@@ -312,25 +311,11 @@ fn is_select_wait(run: &Traced, c: &Call) -> bool {
         && c.arg(4) != "{tv_sec=0, tv_nsec=0}"
 }
 
-/// curl-multi: curl_multi_wait is poll() in a system libcurl; a bundled libcurl (built
-/// without HAVE_POLL) waits in select(), so it is checked for that instead, and says so.
+/// curl-multi: curl_multi_wait is poll() in the system libcurl and in curl-sys's bundled
+/// copy alike (.cargo/config.toml builds it with HAVE_POLL): no pselect6 anywhere.
 fn curl_multi(run: &Traced) -> Verdict {
-    let (vendored, which) = libcurl(run)?;
+    let (_, which) = libcurl(run)?;
     let waits: Vec<&Call> = run.trace.calls.iter().filter(|c| is_multi_wait(run, c)).collect();
-    let selects: Vec<&Call> = run.trace.calls.iter().filter(|c| is_select_wait(run, c)).collect();
-    if vendored {
-        ensure(waits.is_empty() && selects.len() >= 3, || {
-            format!(
-                "{which}: expected pselect6 waits and no poll waits, got {} and {}",
-                selects.len(),
-                waits.len()
-            )
-        })?;
-        return Ok(format!(
-            "{which} (built without poll): curl_multi_wait = pselect6(..., NULL) x{}",
-            selects.len()
-        ));
-    }
     ensure(waits.len() >= 3, || format!("{which}: only {} curl_multi_wait-shaped polls", waits.len()))?;
     ensure(!run.trace.has_any(&["pselect6", "select"]), || format!("{which}: a select call"))?;
     let example = waits.iter().find(|c| c.arg(0).contains("events=POLLIN}")).unwrap_or(&waits[0]);
