@@ -107,9 +107,9 @@ book:
     command -v mdbook >/dev/null || { echo "error: mdbook is not installed: cargo install mdbook --locked" >&2; exit 1; }
     mdbook build docs
 
-# Re-capture the demo output the book shows, into docs/src/captured (cargo test -p book-check checks it)
-book-capture:
-    docs/capture.sh
+# Re-capture the demo and evidence output the book shows, into docs/src/captured (`just book-capture evidence`: the evidence only)
+book-capture *ARGS:
+    docs/capture.sh "$@"
 
 # Mark a lab: `just lab poll-echo` (your starter), `just lab poll-echo --solution`, `just lab poll-echo -- ./a.out`
 [no-exit-message]
@@ -162,3 +162,9 @@ labs-verify:
     done
     if [ ${#failed[@]} -gt 0 ]; then printf 'labs-verify FAILED: %s\n' "${failed[@]}" >&2; exit 1; fi
     echo "labs-verify: every starter fails, every solution passes"
+
+# The small programs behind the book's claims (docs/evidence): no NAME lists them, `just evidence NAME` builds, runs and prints one, `--all` runs all
+[no-exit-message]
+evidence *ARGS:
+    @cargo build -q -p evidence --bins
+    @{{target}}/debug/evidence "$@"

@@ -16,6 +16,26 @@ bin="${CARGO_TARGET_DIR:-target}/debug"
 export NO_COLOR=1
 mkdir -p "$out"
 
+# The evidence programs (docs/evidence, `just evidence NAME`): each one's output to
+# captured/evidence-NAME.txt. `docs/capture.sh evidence` captures only these.
+capture_evidence() {
+  cargo build -q -p evidence --bins
+  local name
+  for name in $("$bin/evidence" | awk 'NR > 1 { print $1 }'); do
+    echo "capture evidence-$name: just evidence $name" >&2
+    { echo "\$ just evidence $name"; "$bin/evidence" "$name"; } >"$out/evidence-$name.txt.new" || {
+      echo "error: just evidence $name failed: a claim no longer holds" >&2
+      cat "$out/evidence-$name.txt.new" >&2
+      exit 1
+    }
+    mv "$out/evidence-$name.txt.new" "$out/evidence-$name.txt"
+  done
+}
+if [ "${1:-}" = evidence ]; then
+  capture_evidence
+  exit 0
+fi
+
 # The crate folder of a package, or nothing.
 crate_of() { grep -l "^name = \"$1\"" crates/*/Cargo.toml 2>/dev/null | head -1 | xargs -r dirname; }
 present() { [ -n "$(crate_of "$1")" ]; }
@@ -209,5 +229,8 @@ capture_trace trace-aio-callback aio-callback \
   'clone3|pread64\([0-9]+, +(<unfinished|0x)|pread64 resumed|read\([0-9]+, +<unfinished|read resumed>"input' 24
 capture_trace trace-aio-cancel aio-cancel \
   'clone3|pread64\([0-9]+, +(<unfinished|0x)|pread64 resumed|read\(3, +<unfinished|read resumed>|write\(4,' 24
+
+# The evidence programs.
+capture_evidence
 
 echo "done: $(ls "$out" | wc -l) files in $out" >&2
