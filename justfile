@@ -10,8 +10,12 @@ default:
     @just --list --unsorted
 
 # Run one demo: `just run select --json` (no NAME, or an unknown one, lists the demos)
+# [continue]: after Ctrl-C, just waits for the demo and exits with the demo's own status
+# (pselect says goodbye and exits 0) instead of reporting 130 for itself.
 [no-exit-message]
+[continue]
 run NAME="" *ARGS:
+    @[ -x "{{target}}/debug/run-demo" ] || echo "first run: compiling (a minute or so; later runs start at once)" >&2
     @cargo demo "$@"
 
 # Run every demo in lecture order, each under a header, stopping at the first failure
@@ -39,22 +43,11 @@ ci: lint test demos labs-verify (soak "--duration" "30s")
 trace NAME *ARGS:
     #!/usr/bin/env bash
     set -euo pipefail
-    # -f follows threads; the curl demos do all curl work on the main thread, and the
-    # fixture server's threads would only add noise there.
-    follow="-f"
-    case "{{NAME}}" in
-      blocking-read)    calls=read,write,openat,pipe2,socketpair,getrusage ;;
-      nonblocking-read) calls=preadv2,fcntl,accept,accept4,recvfrom,getrusage,fadvise64 ;;  # read: millions of EAGAINs
-      select)           calls=pselect6,select,accept4,recvfrom,sendto,close ;;
-      pselect)          calls=pselect6,rt_sigprocmask,rt_sigaction,kill,tgkill,accept4,close ;;
-      poll)             calls=poll,ppoll,accept4,recvfrom,sendto,close,prlimit64,setrlimit ;;
-      curl-multi)       calls=poll,ppoll,pselect6,socket,connect,recvfrom,sendto; follow="" ;;
-      curl-select)      calls=pselect6,select,poll,socket,connect; follow="" ;;
-      aio-poll-loop)    calls=clone,clone3,pread64,read,io_submit,io_setup,clock_nanosleep,futex ;;
-      aio-callback)     calls=clone,clone3,pread64,read,io_submit,io_setup,futex,rt_sigqueueinfo,rt_sigtimedwait ;;
-      aio-cancel)       calls=clone,clone3,pread64,read,write,io_submit,io_setup,futex ;;
-      *) cargo demo "$1"; exit 2 ;;
-    esac
+    # The calls each demo is about, and whether to follow its threads (strace -f), come
+    # from demos.toml; an unknown NAME prints the list.
+    calls=$(cargo demo --get "{{NAME}}" trace 2>/dev/null) || { cargo demo "{{NAME}}"; exit 2; }
+    follow=""
+    [ "$(cargo demo --get "{{NAME}}" threads)" = true ] && follow="-f"
     command -v strace >/dev/null || { echo "error: strace is not installed (apt-get install strace)" >&2; exit 1; }
     cargo build -q -p "$1"
     shift
@@ -95,7 +88,7 @@ valgrind NAME *ARGS:
 
 # Start the local HTTP fixture server on its own (prints its address): `just serve 127.0.0.1:8080`
 serve *ARGS:
-    @cargo run -q -p fixtures --bin serve -- "$@"
+    @cargo run -q -p offline --bin serve -- "$@"
 
 # Run the benchmarks (`just bench --quick` for a fast smoke run)
 bench *ARGS:
@@ -168,3 +161,7 @@ labs-verify:
 evidence *ARGS:
     @cargo build -q -p evidence --bins
     @{{target}}/debug/evidence "$@"
+
+# Per demo, the share of its code lines spent on narration at the call sites (a trend to watch)
+narration:
+    @cargo run -q -p book-check --bin narration

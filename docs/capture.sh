@@ -41,7 +41,8 @@ crate_of() { grep -l "^name = \"$1\"" crates/*/Cargo.toml 2>/dev/null | head -1 
 present() { [ -n "$(crate_of "$1")" ]; }
 
 # Build everything we will run, once.
-demos=(blocking-read nonblocking-read select pselect poll curl-multi curl-select aio-poll-loop aio-callback aio-cancel)
+# The demos, from demos.toml (through run-demo).
+mapfile -t demos < <(cargo demo --list)
 build=()
 for d in "${demos[@]}"; do present "$d" && build+=(-p "$d"); done
 echo "cargo build -q ${build[*]}" >&2

@@ -116,7 +116,7 @@ where
     W: std::io::Write + Send + 'static,
 {
     let raw = reader.as_fd().as_raw_fd();
-    let peer = fixtures::write_after(delay, writer, message.to_vec());
+    let peer = offline::write_after(delay, writer, message.to_vec());
     n.event(
         "peer_scheduled",
         json!({"source": source, "fd": raw, "delay_ms": ms(delay), "bytes": message.len()}),

@@ -17,7 +17,7 @@
 use blocking_read::{read_after_delay, read_file, read_opened_file};
 use clap::Parser;
 use common::{Context, Narrator, Result};
-use fixtures::TempFile;
+use offline::TempFile;
 use std::os::fd::AsRawFd;
 use std::path::PathBuf;
 use std::process::ExitCode;

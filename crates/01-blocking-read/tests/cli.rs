@@ -5,8 +5,8 @@
 use serde_json::Value;
 use std::process::{Command, Output};
 
-fn json(args: &[&str]) -> fixtures::demo::DemoRun {
-    let run = fixtures::demo::run_json(env!("CARGO_BIN_EXE_blocking-read"), args);
+fn json(args: &[&str]) -> test_harness::demo::DemoRun {
+    let run = test_harness::demo::run_json(env!("CARGO_BIN_EXE_blocking-read"), args);
     run.assert_clean_success();
     run
 }

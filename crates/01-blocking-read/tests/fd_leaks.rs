@@ -9,7 +9,7 @@ fn file_pipe_and_socket_reads_leave_no_fd_open() {
     let n = Narrator::quiet();
     let before = common::fd::open_fds().unwrap();
 
-    let file = fixtures::TempFile::with_contents("leak.txt", b"abc").unwrap();
+    let file = offline::TempFile::with_contents("leak.txt", b"abc").unwrap();
     assert_eq!(blocking_read::read_file(&n, file.path(), "test").unwrap(), 3);
     {
         let (r, w) = common::fd::pipe().unwrap();

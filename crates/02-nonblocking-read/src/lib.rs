@@ -174,7 +174,7 @@ pub fn pipe_polling(n: &Narrator, delay: Duration) -> Result<PipeOutcome> {
 
     // The baseline, as in the blocking-read demo: one read() that sleeps.
     let (r, w) = common::fd::pipe()?;
-    let peer = fixtures::write_after(delay, std::fs::File::from(w), b"data, at last\n".to_vec());
+    let peer = offline::write_after(delay, std::fs::File::from(w), b"data, at last\n".to_vec());
     let watch = Stopwatch::start()?;
     common::fd::retry_eintr(|| nix::unistd::read(&r, &mut buf)).context("read pipe")?;
     let blocking = watch.stop()?;
@@ -199,7 +199,7 @@ pub fn pipe_polling(n: &Narrator, delay: Duration) -> Result<PipeOutcome> {
         json!({"fd": raw, "nonblocking": is_nonblocking(&r)?}),
         format!("pipe() = fd {raw} (read end); fcntl(fd {raw}, F_SETFL, flags | O_NONBLOCK)"),
     );
-    let peer = fixtures::write_after(delay, std::fs::File::from(w), b"data, at last\n".to_vec());
+    let peer = offline::write_after(delay, std::fs::File::from(w), b"data, at last\n".to_vec());
     let deadline = Instant::now() + delay + Duration::from_secs(5);
     let mut next_report = Instant::now() + Duration::from_millis(250);
     let mut eagain = 0u64;

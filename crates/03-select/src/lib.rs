@@ -174,13 +174,13 @@ pub fn listen(n: &Narrator, addr: SocketAddr) -> Result<()> {
 /// No arguments: the scripted chat, narrated and checked.
 pub fn scenario(n: &Narrator) -> Result<()> {
     n.title(TITLE.0, TITLE.1, TITLE.2);
-    fixtures::chat_clients::scenario(n, prepare, |room| serve(room, n, SCENARIO_TIMEOUT))
+    offline::chat_clients::scenario(n, prepare, |room| serve(room, n, SCENARIO_TIMEOUT))
 }
 
 /// `--clients N`: N clients at once. Past fd 1023 select() cannot follow, so those are refused.
 pub fn crowd(n: &Narrator, count: usize) -> Result<()> {
     n.title(TITLE.0, TITLE.1, TITLE.2);
-    let report = fixtures::chat_clients::crowd(n, count, prepare, |room| serve(room, n, SCENARIO_TIMEOUT))?;
+    let report = offline::chat_clients::crowd(n, count, prepare, |room| serve(room, n, SCENARIO_TIMEOUT))?;
     if report.refused > 0 {
         n.explain(format!(
             "{} clients were refused because their fds were past FD_SETSIZE - 1 = {}: an fd_set cannot hold them. \

@@ -1,7 +1,7 @@
 //! The select chat server, run as a real binary against real TCP clients.
 
-use fixtures::chat_clients::checks;
-use fixtures::demo::run_json;
+use test_harness::chat_checks as checks;
+use test_harness::demo::run_json;
 
 const BIN: &str = env!("CARGO_BIN_EXE_select");
 const CALL: &str = "select";

@@ -259,7 +259,7 @@ pub fn scenario(n: &Narrator) -> Result<()> {
     n.title(TITLE.0, TITLE.1, TITLE.2);
     let wait_mask = block_signals(n)?; // before the script's threads start
     let result =
-        fixtures::chat_clients::scenario(n, prepare, |room| serve(room, n, SCENARIO_TIMEOUT, &wait_mask));
+        offline::chat_clients::scenario(n, prepare, |room| serve(room, n, SCENARIO_TIMEOUT, &wait_mask));
     blame_the_signal("scripted chat", result)
 }
 
@@ -294,7 +294,7 @@ pub fn crowd(n: &Narrator, count: usize) -> Result<()> {
     n.title(TITLE.0, TITLE.1, TITLE.2);
     let wait_mask = block_signals(n)?;
     let result =
-        fixtures::chat_clients::crowd(n, count, prepare, |room| serve(room, n, SCENARIO_TIMEOUT, &wait_mask));
+        offline::chat_clients::crowd(n, count, prepare, |room| serve(room, n, SCENARIO_TIMEOUT, &wait_mask));
     let report = blame_the_signal("crowd", result)?;
     if report.refused > 0 {
         n.explain(format!(

@@ -1,10 +1,11 @@
 //! The pselect chat server, run as a real binary against real TCP clients.
 
-use fixtures::chat_clients::{checks, ChatClient, ServerProcess};
-use fixtures::demo::run_json;
 use nix::sys::signal::Signal;
+use offline::chat_clients::{ChatClient, ServerProcess};
 use std::io::Write;
 use std::time::Duration;
+use test_harness::chat_checks as checks;
+use test_harness::demo::run_json;
 
 const BIN: &str = env!("CARGO_BIN_EXE_pselect");
 const CALL: &str = "pselect";

@@ -200,14 +200,14 @@ pub fn listen(n: &Narrator, addr: SocketAddr) -> Result<()> {
 /// No arguments: the scripted chat, narrated and checked.
 pub fn scenario(n: &Narrator) -> Result<()> {
     n.title(TITLE.0, TITLE.1, TITLE.2);
-    fixtures::chat_clients::scenario(n, prepare, |room| serve(room, n, SCENARIO_TIMEOUT))
+    offline::chat_clients::scenario(n, prepare, |room| serve(room, n, SCENARIO_TIMEOUT))
 }
 
 /// `--clients N`: N clients at once, every one served: a pollfd array has no size limit
 /// but RLIMIT_NOFILE, which the crowd raises first.
 pub fn crowd(n: &Narrator, count: usize) -> Result<()> {
     n.title(TITLE.0, TITLE.1, TITLE.2);
-    let report = fixtures::chat_clients::crowd(n, count, prepare, |room| serve(room, n, SCENARIO_TIMEOUT))?;
+    let report = offline::chat_clients::crowd(n, count, prepare, |room| serve(room, n, SCENARIO_TIMEOUT))?;
     if report.refused == 0 && count > 1024 {
         n.explain(format!(
             "all {count} served, fds well past 1023: select() would have refused every client from fd 1024 up \

@@ -362,7 +362,7 @@ pub fn run(config: &Config, narrator: &Narrator) -> Result<Summary> {
     let fds_before = common::fd::count_open_fds()?;
 
     // ANCHOR: scenario
-    let server = if config.urls.is_empty() { Some(fixtures::http::Server::start()?) } else { None };
+    let server = if config.urls.is_empty() { Some(offline::http::Server::start()?) } else { None };
     let urls = match &server {
         Some(server) => {
             narrator.event(
@@ -370,7 +370,7 @@ pub fn run(config: &Config, narrator: &Narrator) -> Result<Summary> {
                 json!({"addr": server.addr().to_string()}),
                 format!("local HTTP server on {} (delays are simulated; no network needed)", server.addr()),
             );
-            transfer::default_urls(&server.url(""), fixtures::http::refused_port()?)
+            transfer::default_urls(&server.url(""), offline::http::refused_port()?)
         }
         None => config.urls.clone(),
     };

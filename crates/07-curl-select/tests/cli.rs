@@ -1,9 +1,9 @@
 //! Runs the curl-select binary for real against the local HTTP server and checks its
 //! `--json` events.
 
-use fixtures::demo::run_json;
-use fixtures::transfer_checks as support;
 use std::time::Duration;
+use test_harness::demo::run_json;
+use test_harness::transfer_checks as support;
 
 const BIN: &str = env!("CARGO_BIN_EXE_curl-select");
 

@@ -17,7 +17,7 @@
 //! the timeline, where every `read i+1` bar lies beside `process i`; and the speed-up
 //! line at the end.
 //!
-//! By default the inputs come from a *simulated* slow device (fixtures::slow): files on
+//! By default the inputs come from a *simulated* slow device (offline::slow): files on
 //! this machine are in the page cache and read in microseconds, which leaves nothing to
 //! overlap. Positional paths read real files.
 //!
@@ -34,7 +34,7 @@ use clap::{Parser, ValueEnum};
 use common::aio::{sample_text, FileInput};
 use common::narrate::Style;
 use common::{Error, Result};
-use fixtures::slow::SlowDevice;
+use offline::slow::SlowDevice;
 use serde_json::json;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -104,7 +104,7 @@ fn source(cli: &Cli, n: &common::Narrator) -> Result<Box<dyn Inputs>> {
         n.event(
             "source",
             json!({"kind": "simulated_device", "inputs": count, "bytes_each": DEVICE_INPUT,
-                   "chunk": fixtures::slow::CHUNK, "latency_per_chunk_ms": cli.chunk_ms,
+                   "chunk": offline::slow::CHUNK, "latency_per_chunk_ms": cli.chunk_ms,
                    "latency_ms": dev.latency(0).as_millis()}),
             format!(
                 "simulated slow device (not a real disk): {count} inputs of {} KiB, {} ms per 4 KiB chunk = {} ms per read",

@@ -10,7 +10,7 @@ fn open_fds_back_to_baseline() {
     let before = common::fd::open_fds().unwrap();
     {
         let inputs = (0..3).map(|i| common::aio::sample_text(i, 5000)).collect();
-        let source = fixtures::slow::SlowDevice::new(inputs, Duration::from_millis(10)).unwrap();
+        let source = offline::slow::SlowDevice::new(inputs, Duration::from_millis(10)).unwrap();
         let n = common::Narrator::with_color(true, false);
         for wait in [WaitStyle::Poll, WaitStyle::Suspend] {
             let o = Options {

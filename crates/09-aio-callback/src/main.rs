@@ -16,7 +16,7 @@
 //! to the next; the callbacks arrive in the order the reads finish, not the order they
 //! were started; main says when it has received each result.
 //!
-//! By default the inputs come from a *simulated* slow device (fixtures::slow) whose
+//! By default the inputs come from a *simulated* slow device (offline::slow) whose
 //! inputs take 100, 300 and 200 ms, so the completions arrive at different times.
 //!
 //! Where it differs from the notes: the notes end main with `pthread_exit(NULL)` so the
@@ -32,7 +32,7 @@ use common::aio::{FileInput, Inputs};
 use common::narrate::Style;
 use common::timeline::Timeline;
 use common::Result;
-use fixtures::slow::SlowDevice;
+use offline::slow::SlowDevice;
 use serde_json::json;
 use std::path::PathBuf;
 use std::sync::Arc;

@@ -15,7 +15,7 @@ fn bin() -> Command {
 }
 
 fn json_ok(args: &[&str]) -> Vec<Value> {
-    let run = fixtures::demo::run_json(env!("CARGO_BIN_EXE_aio-callback"), args);
+    let run = test_harness::demo::run_json(env!("CARGO_BIN_EXE_aio-callback"), args);
     run.assert_clean_success();
     run.events
 }

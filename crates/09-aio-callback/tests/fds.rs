@@ -11,7 +11,7 @@ fn open_fds_back_to_baseline() {
     let before = common::fd::open_fds().unwrap();
     {
         let inputs = (0..4).map(|i| common::aio::sample_text(i, 3000 * (i + 1))).collect();
-        let dev = fixtures::slow::SlowDevice::new(inputs, Duration::from_millis(10)).unwrap();
+        let dev = offline::slow::SlowDevice::new(inputs, Duration::from_millis(10)).unwrap();
         let n = common::Narrator::with_color(true, false);
         let done = aio_callback::run(&n, Arc::new(dev), Mode::Thread).unwrap();
         assert_eq!(done.len(), 4);

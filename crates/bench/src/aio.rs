@@ -18,7 +18,7 @@ use aio_poll_loop::{Options, WaitStyle};
 use common::aio::sample_text;
 use common::sys::aio::{aio_suspend, AioRead, Status};
 use common::{Context, Error, Narrator, Result};
-use fixtures::slow::SlowDevice;
+use offline::slow::SlowDevice;
 use serde_json::json;
 use std::os::fd::OwnedFd;
 use std::sync::Arc;
@@ -88,7 +88,7 @@ type Reads<'a> = &'a dyn Fn(u64) -> Result<()>;
 
 /// The cached-read comparison: ns per 4 KiB read, pread vs aio_read.
 fn cost(bench: &mut Bench) -> Result<()> {
-    let file = fixtures::TempFile::with_contents("bench-4k", &sample_text(0, BLOCK))?;
+    let file = offline::TempFile::with_contents("bench-4k", &sample_text(0, BLOCK))?;
     let fd: Arc<OwnedFd> = Arc::new(OwnedFd::from(
         std::fs::File::open(file.path()).with_context(|| format!("open {}", file.path().display()))?,
     ));

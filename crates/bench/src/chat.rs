@@ -20,7 +20,7 @@ use crate::plot::{self, Series};
 use crate::report::{Bench, Goal, Table};
 use common::chat::{ChatRoom, StopRule};
 use common::{Context, Error, Narrator, Result};
-use fixtures::chat_clients::{ask_stats, stat, ChatClient};
+use offline::chat_clients::{ask_stats, stat, ChatClient};
 use serde_json::json;
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;

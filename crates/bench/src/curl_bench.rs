@@ -19,7 +19,7 @@ use common::sys::curl::{select, FdSet, FD_SETSIZE};
 use common::transfer::{self, Options, Outcome, Pool, Transfer};
 use common::{Error, Narrator, Result};
 use curl::multi::Multi;
-use fixtures::http::Server;
+use offline::http::Server;
 use serde_json::json;
 use std::time::{Duration, Instant};
 

@@ -11,6 +11,8 @@
 //! The parsing here is deliberately small (no Markdown crate): the book is our own, and
 //! a check that is easy to read is easier to trust.
 
+pub mod narration;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Component, Path, PathBuf};
 

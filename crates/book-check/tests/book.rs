@@ -53,20 +53,50 @@ fn packages() -> BTreeMap<String, PathBuf> {
 }
 
 /// Packages that are not programs a student runs.
-const NOT_DEMOS: &[&str] = &["common", "fixtures", "run-demo", "book-check"];
+const NOT_DEMOS: &[&str] =
+    &["common", "offline", "test-harness", "lab-marking", "demo-list", "run-demo", "book-check"];
 
-/// The technique chapters, with the demo packages each one is about.
-const CHAPTERS: &[(&str, &[&str])] = &[
-    ("01-reads.md", &["blocking-read", "nonblocking-read"]),
-    ("03-select.md", &["select"]),
-    ("04-pselect.md", &["pselect"]),
-    ("05-poll.md", &["poll"]),
-    ("06-curl-multi.md", &["curl-multi"]),
-    ("07-curl-select.md", &["curl-select"]),
-    ("08-aio-poll-loop.md", &["aio-poll-loop"]),
-    ("09-aio-callback.md", &["aio-callback"]),
-    ("10-aio-cancel.md", &["aio-cancel"]),
-];
+/// The technique chapters, with the demo packages each one is about, from `demos.toml`
+/// (two demos may share a chapter).
+fn chapters() -> Vec<(&'static str, Vec<&'static str>)> {
+    let mut out: Vec<(&'static str, Vec<&'static str>)> = Vec::new();
+    for d in demo_list::all() {
+        match out.iter_mut().find(|(chapter, _)| *chapter == d.chapter_file()) {
+            Some((_, demos)) => demos.push(d.name),
+            None => out.push((d.chapter_file(), vec![d.name])),
+        }
+    }
+    out
+}
+
+/// The list of demos and the demo folders agree: every `crates/NN-*` folder is listed,
+/// every listed folder exists and holds the package of that name, every chapter exists.
+#[test]
+fn the_list_of_demos_matches_the_demo_folders() {
+    let mut problems = Vec::new();
+    let listed: BTreeSet<&str> = demo_list::all().iter().map(|d| d.folder).collect();
+    for entry in std::fs::read_dir(root().join("crates")).unwrap().flatten() {
+        let name = entry.file_name().to_string_lossy().to_string();
+        let numbered = name.len() > 3 && name[..2].chars().all(|c| c.is_ascii_digit()) && &name[2..3] == "-";
+        if numbered && !listed.contains(format!("crates/{name}").as_str()) {
+            problems.push(format!("crates/{name} is a demo folder missing from demos.toml"));
+        }
+    }
+    let packages = packages();
+    for d in demo_list::all() {
+        let dir = root().join(d.folder);
+        if !dir.is_dir() {
+            problems.push(format!("demos.toml names {} for {}, which is not there", d.folder, d.name));
+        } else if packages.get(d.name).map(|p| normalize(p)) != Some(normalize(&dir)) {
+            problems.push(format!("{}: its package is not named {} (demos.toml)", d.folder, d.name));
+        }
+        if !root().join(d.chapter).is_file() {
+            problems
+                .push(format!("demos.toml names chapter {} for {}, which is not there", d.chapter, d.name));
+        }
+    }
+    fail_if_any("demos.toml and crates/ disagree", &problems);
+}
 
 /// Builds every program the book runs (one cargo call per test process; a no-op after
 /// `cargo test --workspace`, which has built them already) and returns the folder
@@ -232,7 +262,7 @@ fn summary_lists_every_page() {
             problems.push(format!("{} is not in SUMMARY.md (mdBook would not show it)", shown(&md)));
         }
     }
-    for (chapter, _) in CHAPTERS {
+    for (chapter, _) in chapters() {
         if !listed.contains(&src.join(chapter)) {
             problems.push(format!("chapter {chapter} (the README links it) is not in SUMMARY.md"));
         }
@@ -308,14 +338,10 @@ fn recipes_demos_and_flags_shown_exist() {
                 }
             }
             let Some(program) = cmd.program.clone() else { continue };
-            // `just trace NAME` needs a case for NAME in the recipe (its syscall filter).
-            if cmd.recipe.as_deref() == Some("trace")
-                && !justfile.lines().any(|l| {
-                    let label = l.trim_start().split(')').next().unwrap_or("");
-                    l.trim_start().contains(')') && label.split('|').any(|n| n.trim() == program)
-                })
-            {
-                problems.push(format!("{at}: `{}`: the trace recipe has no filter for {program}", cmd.text));
+            // `just trace NAME` needs NAME in demos.toml (its syscall filter).
+            if cmd.recipe.as_deref() == Some("trace") && demo_list::find(&program).is_none() {
+                problems
+                    .push(format!("{at}: `{}`: {program} is not in demos.toml (its trace filter)", cmd.text));
             }
             if !packages.contains_key(&program) || NOT_DEMOS.contains(&program.as_str()) {
                 problems.push(format!("{at}: `{}`: no demo package `{program}` in crates/", cmd.text));
@@ -464,11 +490,11 @@ fn describe_difference(captured: &[String], now: &[String]) -> String {
 fn technique_chapters_are_complete_or_honest_stubs() {
     let packages = packages();
     let mut problems = Vec::new();
-    for (chapter, demos) in CHAPTERS {
+    for (chapter, demos) in chapters() {
         let path = book_src().join(chapter);
         let text = read(&path);
         let is_stub = text.contains("<!-- stub:");
-        for demo in *demos {
+        for demo in &demos {
             if is_stub && packages.contains_key(*demo) {
                 problems.push(format!(
                     "{}: still a stub, but the {demo} demo is in the workspace: write the chapter from its code and run just book-capture",
@@ -493,7 +519,7 @@ fn technique_chapters_are_complete_or_honest_stubs() {
             for inc in includes(&text) {
                 let file = normalize(&book_src().join(&inc.path));
                 let shared =
-                    ["common", "fixtures"].iter().any(|c| file.starts_with(root().join("crates").join(c)));
+                    ["common", "offline"].iter().any(|c| file.starts_with(root().join("crates").join(c)));
                 if file.starts_with(root().join("crates"))
                     && !shared
                     && !own.iter().any(|dir| file.starts_with(dir))

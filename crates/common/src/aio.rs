@@ -151,7 +151,7 @@ impl FileInput {
 }
 
 /// A numbered set of inputs the AIO demos read: files from the command line, or the
-/// simulated slow device (`fixtures::slow::SlowDevice` implements this too).
+/// simulated slow device (`offline::slow::SlowDevice` implements this too).
 pub trait Inputs {
     /// How many inputs.
     fn count(&self) -> usize;

@@ -3,23 +3,13 @@
 //! ports, too few fds, signals, a closed stdout, hostile chat clients, load), and check
 //! under strace that each demo makes the system calls of its technique.
 //!
-//! The helpers they share live in `fixtures` (`fixtures::harness`), beside the ones the
-//! demos' own tests use. This file holds only the facts about each demo the tests
-//! decide their expectations from.
+//! The helpers they share live in `test-harness` (`test_harness::harness`), beside the ones
+//! the demos' own tests use. This file turns the list of demos (`demos.toml`) into the
+//! facts the tests decide their expectations from.
 
-/// What a demo does when SIGINT or SIGTERM arrives during its no-argument run.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum OnStop {
-    /// The signal's default action ends it (no handler: nothing to clean up that the
-    /// kernel does not). Whole lines only, no temp file left behind.
-    Dies,
-    /// It handles the signal: tells its clients goodbye, then exits 1 with one error
-    /// line saying the script was cut short (pselect, whose point is signals). Before
-    /// it has blocked the signals (the first milliseconds), it dies like the others.
-    Handles,
-}
+pub use demo_list::OnStop;
 
-/// One demo, as the robustness tests see it.
+/// One demo, as the robustness tests see it (from its entry in `demos.toml`).
 #[derive(Debug, Clone, Copy)]
 pub struct Demo {
     /// Package and binary name.
@@ -37,25 +27,28 @@ pub struct Demo {
     pub listens: bool,
 }
 
-const fn demo(name: &'static str, run_ms: u64) -> Demo {
-    Demo { name, run_ms, on_stop: OnStop::Dies, takes_paths: false, takes_urls: false, listens: false }
+/// Every demo, in reading order: the list in `demos.toml`, so a new demo is tested here
+/// as soon as it has its entry.
+pub fn demos() -> Vec<Demo> {
+    demo_list::all()
+        .iter()
+        .map(|d| Demo {
+            name: d.name,
+            run_ms: d.run_ms,
+            on_stop: d.on_stop,
+            takes_paths: d.args == demo_list::Args::Paths,
+            takes_urls: d.args == demo_list::Args::Urls,
+            listens: d.kind == demo_list::Kind::Chat,
+        })
+        .collect()
 }
 
-/// Every demo, in lecture order.
-pub const DEMOS: [Demo; 10] = [
-    Demo { takes_paths: true, ..demo("blocking-read", 2000) },
-    demo("nonblocking-read", 2100),
-    Demo { listens: true, ..demo("select", 900) },
-    Demo { listens: true, on_stop: OnStop::Handles, ..demo("pselect", 900) },
-    Demo { listens: true, ..demo("poll", 900) },
-    Demo { takes_urls: true, ..demo("curl-multi", 1050) },
-    Demo { takes_urls: true, ..demo("curl-select", 1050) },
-    Demo { takes_paths: true, ..demo("aio-poll-loop", 2800) },
-    Demo { takes_paths: true, ..demo("aio-callback", 350) },
-    demo("aio-cancel", 100),
-];
+/// The chat servers, in reading order.
+pub fn chat_servers() -> Vec<&'static str> {
+    demo_list::names_of_kind(demo_list::Kind::Chat)
+}
 
 /// The demo called `name`.
-pub fn find(name: &str) -> Option<&'static Demo> {
-    DEMOS.iter().find(|d| d.name == name)
+pub fn find(name: &str) -> Option<Demo> {
+    demos().into_iter().find(|d| d.name == name)
 }

@@ -9,9 +9,9 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use fixtures::harness::{busy_port, case, parallel, serial, Case, FdBaseline, Run, TempDir};
-use robustness::DEMOS;
+use robustness::demos;
 use serde_json::Value;
+use test_harness::harness::{busy_port, case, parallel, serial, Case, FdBaseline, Run, TempDir};
 
 /// Runs on this many threads at once: most cases end in milliseconds.
 const WORKERS: usize = 6;
@@ -30,7 +30,7 @@ fn bad_paths() {
     let missing = dir.path().join("no-such-file.txt");
     let folder = dir.path().to_path_buf();
     let mut cases: Vec<Case> = Vec::new();
-    for demo in DEMOS.iter().filter(|d| d.takes_paths) {
+    for demo in demos().iter().filter(|d| d.takes_paths) {
         let name = demo.name;
         let (missing, folder, empty) = (missing.clone(), folder.clone(), empty.clone());
         let shown = |p: &std::path::Path| p.display().to_string();
@@ -91,7 +91,7 @@ fn malformed_flags_and_out_of_range_values() {
             Run::demo(name).args(&args).run().assert_usage_error();
         }));
     };
-    for demo in &DEMOS {
+    for demo in &demos() {
         add(demo.name, &["--bogus"]);
         add(demo.name, &["--json=yes"]);
         add(demo.name, &["-j"]);
@@ -104,7 +104,7 @@ fn malformed_flags_and_out_of_range_values() {
     add("nonblocking-read", &["--delay-ms", "999999"]);
     add("nonblocking-read", &["--file-kib", "0"]);
     add("nonblocking-read", &["--file-kib", "lots"]);
-    for chat in ["select", "pselect", "poll"] {
+    for chat in robustness::chat_servers() {
         add(chat, &["--clients", "0"]);
         add(chat, &["--clients", "8001"]);
         add(chat, &["--listen", "127.0.0.1"]);
@@ -143,7 +143,7 @@ fn extra_arguments_are_usage_errors() {
     let _one_at_a_time = serial();
     let fds = FdBaseline::take();
     let mut cases: Vec<Case> = Vec::new();
-    for demo in DEMOS.iter().filter(|d| !d.takes_paths && !d.takes_urls) {
+    for demo in demos().iter().filter(|d| !d.takes_paths && !d.takes_urls) {
         let name = demo.name;
         cases.push(case(format!("{name} nosuch"), move || {
             let done = Run::demo(name).arg("nosuch").run();
@@ -174,7 +174,7 @@ fn run_demo_names_the_demos() {
         let done = Run::demo("run-demo").args(&args).run();
         done.assert_code(2);
         assert!(done.stdout.is_empty(), "{}", done.describe());
-        for demo in &DEMOS {
+        for demo in &demos() {
             assert!(
                 done.stderr.contains(demo.name),
                 "{args:?}: the list names {}: {}",
@@ -189,7 +189,7 @@ fn run_demo_names_the_demos() {
     let list = Run::demo("run-demo").arg("--list").run();
     list.assert_code(0);
     let names: Vec<String> = list.stdout_text().lines().map(String::from).collect();
-    assert_eq!(names, DEMOS.iter().map(|d| d.name.to_string()).collect::<Vec<_>>());
+    assert_eq!(names, demos().iter().map(|d| d.name.to_string()).collect::<Vec<_>>());
     fds.assert_back("run-demo");
 }
 
@@ -214,10 +214,10 @@ fn run_demo_drops_a_leading_double_dash() {
 fn curl_demos_report_each_bad_url() {
     let _one_at_a_time = serial();
     let fds = FdBaseline::take();
-    let server = std::sync::Arc::new(fixtures::http::Server::start().unwrap());
-    let refused = format!("http://127.0.0.1:{}/", fixtures::http::refused_port().unwrap());
+    let server = std::sync::Arc::new(offline::http::Server::start().unwrap());
+    let refused = format!("http://127.0.0.1:{}/", offline::http::refused_port().unwrap());
     let mut cases: Vec<Case> = Vec::new();
-    for demo in DEMOS.iter().filter(|d| d.takes_urls) {
+    for demo in demos().iter().filter(|d| d.takes_urls) {
         let name = demo.name;
         let good = server.url("/bytes/100");
         let refused_here = refused.clone();
@@ -308,7 +308,7 @@ fn ports_in_use_and_addresses_not_here() {
     let fds = FdBaseline::take();
     let (holder, busy) = busy_port();
     let mut cases: Vec<Case> = Vec::new();
-    for demo in DEMOS.iter().filter(|d| d.listens) {
+    for demo in demos().iter().filter(|d| d.listens) {
         let name = demo.name;
         for json in [false, true] {
             cases.push(case(format!("{name} --listen busy port, json {json}"), move || {
@@ -346,9 +346,9 @@ fn ports_in_use_and_addresses_not_here() {
         }));
     }
     parallel(WORKERS, cases);
-    // `serve` is a binary of the fixtures package, built by name here.
-    let serve = fixtures::bins::target_profile_dir().join("serve");
-    let _ = fixtures::bins::binary("fixtures");
+    // `serve` is a binary of the offline package, built by name here.
+    let serve = test_harness::bins::target_profile_dir().join("serve");
+    let _ = test_harness::bins::binary("offline");
     let done = Run::program(&serve).arg(busy.to_string()).run();
     done.assert_error(&format!("bind {busy}"), Some("EADDRINUSE"));
     let done = Run::program(&serve).arg("nosuch.invalid:80").run();

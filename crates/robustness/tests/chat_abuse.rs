@@ -3,7 +3,7 @@
 //! sequences, and a client that resets mid-line. Each case runs on select, pselect and
 //! poll, and checks the bytes other clients receive, exactly.
 //!
-//! The demos' own tests (`fixtures::chat_clients::checks`) cover the simple forms of
+//! The demos' own tests (`test_harness::chat_checks`) cover the simple forms of
 //! these; the cases here push further: others must keep receiving *while* a client is
 //! stuck, a flood of a megabyte must come out as one 512-byte line, every byte a
 //! receiver gets is checked for control characters, and a reset leaves the room, the
@@ -11,11 +11,11 @@
 
 #![allow(clippy::unwrap_used)] // test code: a failed step is a failed test
 
-use fixtures::bins::binary;
-use fixtures::chat_clients::{ask_stats, stat, ChatClient, ServerProcess};
+use offline::chat_clients::{ask_stats, stat, ChatClient, ServerProcess};
 use std::io::Read;
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
+use test_harness::bins::binary;
 
 const WAIT: Duration = Duration::from_secs(5);
 
@@ -127,18 +127,11 @@ fn a_reader_that_never_reads(name: &str) {
 }
 
 #[test]
-fn a_reader_that_never_reads_is_dropped_while_others_keep_receiving_poll() {
-    a_reader_that_never_reads("poll");
-}
-
-#[test]
-fn a_reader_that_never_reads_is_dropped_while_others_keep_receiving_select() {
-    a_reader_that_never_reads("select");
-}
-
-#[test]
-fn a_reader_that_never_reads_is_dropped_while_others_keep_receiving_pselect() {
-    a_reader_that_never_reads("pselect");
+fn a_reader_that_never_reads_is_dropped_while_others_keep_receiving() {
+    // Every chat server in demos.toml, one after another.
+    for server in robustness::chat_servers() {
+        a_reader_that_never_reads(server);
+    }
 }
 
 // ---------------------------------------------------------------------------------
@@ -177,18 +170,11 @@ fn a_flood_without_newlines(name: &str) {
 }
 
 #[test]
-fn a_flood_without_newlines_is_cut_at_512_bytes_poll() {
-    a_flood_without_newlines("poll");
-}
-
-#[test]
-fn a_flood_without_newlines_is_cut_at_512_bytes_select() {
-    a_flood_without_newlines("select");
-}
-
-#[test]
-fn a_flood_without_newlines_is_cut_at_512_bytes_pselect() {
-    a_flood_without_newlines("pselect");
+fn a_flood_without_newlines_is_cut_at_512_bytes() {
+    // Every chat server in demos.toml, one after another.
+    for server in robustness::chat_servers() {
+        a_flood_without_newlines(server);
+    }
 }
 
 // ---------------------------------------------------------------------------------
@@ -256,18 +242,11 @@ fn escapes_never_relayed(name: &str) {
 }
 
 #[test]
-fn terminal_escapes_are_never_relayed_poll() {
-    escapes_never_relayed("poll");
-}
-
-#[test]
-fn terminal_escapes_are_never_relayed_select() {
-    escapes_never_relayed("select");
-}
-
-#[test]
-fn terminal_escapes_are_never_relayed_pselect() {
-    escapes_never_relayed("pselect");
+fn terminal_escapes_are_never_relayed() {
+    // Every chat server in demos.toml, one after another.
+    for server in robustness::chat_servers() {
+        escapes_never_relayed(server);
+    }
 }
 
 // ---------------------------------------------------------------------------------
@@ -336,16 +315,9 @@ fn a_reset_mid_line(name: &str) {
 }
 
 #[test]
-fn a_reset_mid_line_leaves_only_its_leave_notice_poll() {
-    a_reset_mid_line("poll");
-}
-
-#[test]
-fn a_reset_mid_line_leaves_only_its_leave_notice_select() {
-    a_reset_mid_line("select");
-}
-
-#[test]
-fn a_reset_mid_line_leaves_only_its_leave_notice_pselect() {
-    a_reset_mid_line("pselect");
+fn a_reset_mid_line_leaves_only_its_leave_notice() {
+    // Every chat server in demos.toml, one after another.
+    for server in robustness::chat_servers() {
+        a_reset_mid_line(server);
+    }
 }

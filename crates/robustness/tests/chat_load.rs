@@ -7,10 +7,10 @@
 
 #![allow(clippy::unwrap_used)] // test code: a failed step is a failed test
 
-use fixtures::bins::binary;
-use fixtures::chat_clients::{ask_stats, stat, ChatClient, ManyClients, ServerProcess};
+use offline::chat_clients::{ask_stats, stat, ChatClient, ManyClients, ServerProcess};
 use std::io::Write;
 use std::time::{Duration, Instant};
+use test_harness::bins::binary;
 
 const WAIT: Duration = Duration::from_secs(30);
 
@@ -115,18 +115,11 @@ fn a_thousand_clients(name: &str) {
 }
 
 #[test]
-fn a_thousand_clients_on_poll() {
-    a_thousand_clients("poll");
-}
-
-#[test]
-fn a_thousand_clients_on_select() {
-    a_thousand_clients("select");
-}
-
-#[test]
-fn a_thousand_clients_on_pselect() {
-    a_thousand_clients("pselect");
+fn a_thousand_clients_on() {
+    // Every chat server in demos.toml, one after another.
+    for server in robustness::chat_servers() {
+        a_thousand_clients(server);
+    }
 }
 
 // ---------------------------------------------------------------------------------
@@ -262,18 +255,11 @@ fn ten_talkers(name: &str) {
 }
 
 #[test]
-fn ten_clients_a_thousand_lines_each_on_poll() {
-    ten_talkers("poll");
-}
-
-#[test]
-fn ten_clients_a_thousand_lines_each_on_select() {
-    ten_talkers("select");
-}
-
-#[test]
-fn ten_clients_a_thousand_lines_each_on_pselect() {
-    ten_talkers("pselect");
+fn ten_clients_a_thousand_lines_each_on() {
+    // Every chat server in demos.toml, one after another.
+    for server in robustness::chat_servers() {
+        ten_talkers(server);
+    }
 }
 
 /// The checker itself: a dropped line, a repeated one, a stranger, and talkers never

@@ -29,9 +29,6 @@
 
 #![allow(clippy::unwrap_used)] // tests may unwrap: a failure here is a test failure
 
-use fixtures::bins::binary;
-use fixtures::demo::{parse_events, run_json, HARD_LIMIT};
-use fixtures::strace::{self, Call, Traced};
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 use serde_json::Value;
@@ -41,6 +38,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::{mpsc, Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
+use test_harness::bins::binary;
+use test_harness::demo::{parse_events, run_json, HARD_LIMIT};
+use test_harness::strace::{self, Call, Traced};
 
 /// A demo run, and what of its output must not change when it is interrupted.
 struct Demo {
@@ -498,7 +498,7 @@ fn every_demo_completes_after_sigstop_and_sigcont() {
 /// handler's flag and prints the counters; and the server goes on serving.
 #[test]
 fn pselect_ends_its_wait_with_eintr_on_a_real_signal_and_checks_the_flag() {
-    use fixtures::chat_clients::{ChatClient, ServerProcess};
+    use offline::chat_clients::{ChatClient, ServerProcess};
     let bin = binary("pselect");
     let server = ServerProcess::start(bin.to_str().unwrap(), &[]).unwrap();
     let mut client = ChatClient::connect("c", server.chat).unwrap();

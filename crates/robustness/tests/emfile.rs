@@ -7,10 +7,10 @@
 
 #![allow(clippy::unwrap_used)] // test code: a failed step is a failed test
 
-use fixtures::bins::binary;
-use fixtures::chat_clients::{ask_stats, stat, ChatClient, ServerProcess};
+use offline::chat_clients::{ask_stats, stat, ChatClient, ServerProcess};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
+use test_harness::bins::binary;
 
 const NOFILE: u64 = 24;
 const WAIT: Duration = Duration::from_secs(5);
@@ -115,16 +115,9 @@ fn out_of_fds(name: &str) {
 }
 
 #[test]
-fn out_of_fds_poll_says_emfile_keeps_serving_and_does_not_spin() {
-    out_of_fds("poll");
-}
-
-#[test]
-fn out_of_fds_select_says_emfile_keeps_serving_and_does_not_spin() {
-    out_of_fds("select");
-}
-
-#[test]
-fn out_of_fds_pselect_says_emfile_keeps_serving_and_does_not_spin() {
-    out_of_fds("pselect");
+fn out_of_fds_says_emfile_keeps_serving_and_does_not_spin() {
+    // Every chat server in demos.toml, one after another.
+    for server in robustness::chat_servers() {
+        out_of_fds(server);
+    }
 }

@@ -5,15 +5,15 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use fixtures::harness::{case, parallel, serial, Case, FdBaseline, Run, TempDir};
-use robustness::DEMOS;
+use robustness::demos;
+use test_harness::harness::{case, parallel, serial, Case, FdBaseline, Run, TempDir};
 
 #[test]
 fn every_demo_runs_clean() {
     let _one_at_a_time = serial();
     let fds = FdBaseline::take();
     let mut cases: Vec<Case> = Vec::new();
-    for demo in &DEMOS {
+    for demo in &demos() {
         let name = demo.name;
         cases.push(case(format!("{name} --json"), move || {
             let tmp = TempDir::new(name);

@@ -17,14 +17,14 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use fixtures::chat_clients::ChatClient;
-use fixtures::harness::{
-    case, parallel, serial, signal_at, signal_at_random, Case, Exit, FdBaseline, Rng, Run, TempDir,
-};
 use nix::sys::signal::Signal;
-use robustness::{OnStop, DEMOS};
+use offline::chat_clients::ChatClient;
+use robustness::{demos, OnStop};
 use std::net::SocketAddr;
 use std::time::Duration;
+use test_harness::harness::{
+    case, parallel, serial, signal_at, signal_at_random, Case, Exit, FdBaseline, Rng, Run, TempDir,
+};
 
 const WORKERS: usize = 6;
 const WAIT: Duration = Duration::from_secs(5);
@@ -36,7 +36,7 @@ fn check_stopped(
     on_stop: OnStop,
     signal: Signal,
     json: bool,
-    outcome: &(Duration, bool, fixtures::harness::Finished),
+    outcome: &(Duration, bool, test_harness::harness::Finished),
     tmp: &TempDir,
 ) {
     let (at, sent, done) = outcome;
@@ -54,7 +54,7 @@ fn check_stopped(
             }
         }
         (Exit::Code(1), OnStop::Handles) => {
-            let line = fixtures::harness::check_error_line(&done.stderr)
+            let line = test_harness::harness::check_error_line(&done.stderr)
                 .unwrap_or_else(|why| panic!("{why}: {}", done.describe()));
             assert_eq!(
                 line,
@@ -81,7 +81,7 @@ fn sigint_and_sigterm_at_random_moments() {
     let _one_at_a_time = serial();
     let fds = FdBaseline::take();
     let mut cases: Vec<Case> = Vec::new();
-    for demo in &DEMOS {
+    for demo in &demos() {
         for signal in [Signal::SIGINT, Signal::SIGTERM] {
             for json in [false, true] {
                 for early in [false, true] {
@@ -180,7 +180,7 @@ fn other_modes_stop_cleanly_on_sigint() {
 
 /// A `--listen` server with its listening line read, ready to be joined.
 struct Server {
-    running: fixtures::harness::Running,
+    running: test_harness::harness::Running,
     chat: SocketAddr,
 }
 
@@ -211,7 +211,7 @@ fn listen_servers_stop_on_sigint_and_sigterm() {
     let _one_at_a_time = serial();
     let fds = FdBaseline::take();
     let mut cases: Vec<Case> = Vec::new();
-    for demo in DEMOS.iter().filter(|d| d.listens) {
+    for demo in demos().iter().filter(|d| d.listens) {
         for signal in [Signal::SIGINT, Signal::SIGTERM] {
             let (name, on_stop) = (demo.name, demo.on_stop);
             let label = format!("{name} --listen {signal}");
@@ -274,7 +274,7 @@ fn sigpipe_never_kills_a_listen_server() {
     let _one_at_a_time = serial();
     let fds = FdBaseline::take();
     let mut cases: Vec<Case> = Vec::new();
-    for demo in DEMOS.iter().filter(|d| d.listens) {
+    for demo in demos().iter().filter(|d| d.listens) {
         let name = demo.name;
         cases.push(case(format!("{name} SIGPIPE"), move || {
             let mut server = start_server(name);
@@ -341,7 +341,7 @@ fn pselect_crowd_stopped_by_sigint_names_the_signal() {
         let done = running.wait();
         done.assert_no_panic();
         done.json_lines();
-        let line = fixtures::harness::check_error_line(&done.stderr)
+        let line = test_harness::harness::check_error_line(&done.stderr)
             .unwrap_or_else(|why| panic!("{why}: {}", done.describe()));
         assert!(line.contains("stopped by SIGINT"), "the error names the signal: {}", done.describe());
         done.assert_code(1);

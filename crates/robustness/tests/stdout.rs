@@ -10,12 +10,12 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use fixtures::chat_clients::ChatClient;
-use fixtures::harness::{case, parallel, serial, Case, Exit, FdBaseline, Run, Stdout};
 use nix::sys::signal::Signal;
-use robustness::{OnStop, DEMOS};
+use offline::chat_clients::ChatClient;
+use robustness::{demos, OnStop};
 use std::net::SocketAddr;
 use std::time::Duration;
+use test_harness::harness::{case, parallel, serial, Case, Exit, FdBaseline, Run, Stdout};
 
 const WORKERS: usize = 6;
 const WAIT: Duration = Duration::from_secs(5);
@@ -27,7 +27,7 @@ fn head_and_closed_stdout_never_panic() {
     let _one_at_a_time = serial();
     let fds = FdBaseline::take();
     let mut cases: Vec<Case> = Vec::new();
-    for demo in &DEMOS {
+    for demo in &demos() {
         let name = demo.name;
         for json in [false, true] {
             for stdout in [Stdout::Head(1), Stdout::Closed] {
@@ -93,7 +93,7 @@ fn listen_servers_keep_serving_after_head_1() {
     let _one_at_a_time = serial();
     let fds = FdBaseline::take();
     let mut cases: Vec<Case> = Vec::new();
-    for demo in DEMOS.iter().filter(|d| d.listens) {
+    for demo in demos().iter().filter(|d| d.listens) {
         let (name, on_stop) = (demo.name, demo.on_stop);
         cases.push(case(format!("{name} --listen | head -1"), move || {
             let mut running =
@@ -158,8 +158,8 @@ fn listen_servers_keep_serving_after_head_1() {
 fn serve_keeps_serving_after_head_1() {
     let _one_at_a_time = serial();
     let fds = FdBaseline::take();
-    let _ = fixtures::bins::binary("fixtures");
-    let serve = fixtures::bins::target_profile_dir().join("serve");
+    let _ = test_harness::bins::binary("offline");
+    let serve = test_harness::bins::target_profile_dir().join("serve");
     let mut running = Run::program(serve).stdout(Stdout::Head(1)).spawn();
     let first = running.wait_for_line(WAIT, |_| true);
     let base = first
@@ -203,7 +203,7 @@ fn run_demo_lists_into_head_1() {
 #[test]
 fn help_into_head_1() {
     let _one_at_a_time = serial();
-    let cases: Vec<Case> = DEMOS
+    let cases: Vec<Case> = demos()
         .iter()
         .map(|demo| {
             let name = demo.name;

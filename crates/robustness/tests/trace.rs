@@ -5,10 +5,10 @@
 //! Run as a report: `just trace-check` prints one line per demo, with the evidence.
 //! When strace is missing the test prints a SKIPPED line and passes (CI installs it).
 
-use fixtures::bins::binary;
-use fixtures::strace::{self, Call, Traced};
-use fixtures::TempFile;
+use offline::TempFile;
 use serde_json::Value;
+use test_harness::bins::binary;
+use test_harness::strace::{self, Call, Traced};
 
 /// What each check returns: the report line's evidence, or why it failed.
 type Verdict = Result<String, String>;
@@ -57,6 +57,16 @@ fn each_demo_makes_the_system_calls_of_its_technique() {
         case("aio-callback FILES", "aio-callback", file_args, AIO_CALLS, aio_files),
         case("aio-cancel", "aio-cancel", none(), AIO_CALLS, aio),
     ];
+    // A demo in demos.toml with no case here would go unchecked: refuse that.
+    let unchecked: Vec<&str> = robustness::demos()
+        .iter()
+        .map(|d| d.name)
+        .filter(|name| !cases.iter().any(|c| c.demo == *name))
+        .collect();
+    assert!(
+        unchecked.is_empty(),
+        "demos with no strace case in crates/robustness/tests/trace.rs: {unchecked:?}"
+    );
     let mut failed = Vec::new();
     println!("\nstrace -f: each demo's system calls, checked by their arguments");
     for case in &cases {

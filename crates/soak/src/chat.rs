@@ -12,7 +12,7 @@
 //! at the end once the room is back to just them: any difference is a leak.
 
 use crate::{update, Shared};
-use fixtures::chat_clients::{ask_stats, stat, ChatClient, ServerProcess};
+use offline::chat_clients::{ask_stats, stat, ChatClient, ServerProcess};
 use serde_json::json;
 use std::collections::HashMap;
 use std::path::Path;

@@ -6,7 +6,7 @@
 //! (`open_fds`: before and after); a difference is a leak in that run.
 
 use crate::{update, Shared};
-use fixtures::http::{delay_body, status_body, Server};
+use offline::http::{delay_body, status_body, Server};
 use serde_json::Value;
 use std::io::Read;
 use std::path::Path;

@@ -72,7 +72,7 @@ fn run() -> common::Result<()> {
     for name in CHAT.iter().chain(&CURL) {
         bins.push((*name, soak::find_binary(&dir, name)?));
     }
-    let http = Arc::new(fixtures::http::Server::start()?);
+    let http = Arc::new(offline::http::Server::start()?);
     n.event(
         "soak_started",
         json!({"duration_s": cli.duration.as_secs_f64(), "targets": bins.iter().map(|b| b.0).collect::<Vec<_>>(),

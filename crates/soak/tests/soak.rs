@@ -1,9 +1,9 @@
 //! The soak binary itself: a short run over all five targets must come back clean, and
 //! its usage errors must be one line each.
 
-use fixtures::bins::binary;
 use serde_json::Value;
 use std::process::Command;
+use test_harness::bins::binary;
 
 const BIN: &str = env!("CARGO_BIN_EXE_soak");
 

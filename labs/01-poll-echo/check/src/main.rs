@@ -9,8 +9,8 @@
 
 mod peer;
 
-use fixtures::lab_server::{describe, Server};
-use fixtures::marking::{Lab, Submission};
+use lab_marking::lab_server::{describe, Server};
+use lab_marking::marking::{Lab, Submission};
 use peer::Peer;
 use std::time::{Duration, Instant};
 
@@ -30,7 +30,7 @@ const CROWD: usize = 50;
 const COMERS: usize = 20;
 
 fn main() -> std::process::ExitCode {
-    fixtures::marking::main(LAB, |submission, marking| {
+    lab_marking::marking::main(LAB, |submission, marking| {
         let started = marking.check("starts", 1, || starts(submission));
         let gate =
             if started { None } else { Some("not run: the server did not start (see `starts` above)") };

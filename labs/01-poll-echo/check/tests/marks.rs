@@ -34,7 +34,7 @@ fn detail<'a>(checks: &'a [Value], name: &str) -> &'a str {
 
 #[test]
 fn the_starter_fails_exactly_the_concurrency_checks_and_says_why() {
-    let starter = fixtures::bins::binary("poll-echo");
+    let starter = test_harness::bins::binary("poll-echo");
     let (code, checks, took) = mark(starter.to_str().unwrap(), &[]);
     assert_eq!(code, Some(1));
     assert_eq!(failed(&checks), ["many-clients", "slow-client"], "{checks:#?}");

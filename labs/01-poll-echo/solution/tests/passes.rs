@@ -1,6 +1,6 @@
 //! The reference solutions, Rust and C, pass every check of the lab's checker.
 
-use fixtures::marking::{build_c_solution, mark_with};
+use lab_marking::marking::{build_c_solution, mark_with};
 use std::path::Path;
 
 const CHECKER: &str = "poll-echo-check";

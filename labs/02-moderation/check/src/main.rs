@@ -13,8 +13,8 @@
 mod chat;
 
 use chat::Chat;
-use fixtures::lab_server::Server;
-use fixtures::marking::{Lab, Submission};
+use lab_marking::lab_server::Server;
+use lab_marking::marking::{Lab, Submission};
 use std::net::Ipv4Addr;
 
 const LAB: Lab = Lab {
@@ -26,7 +26,7 @@ const LAB: Lab = Lab {
 const HOME: Ipv4Addr = Ipv4Addr::new(127, 0, 0, 1);
 
 fn main() -> std::process::ExitCode {
-    fixtures::marking::main(LAB, |submission, marking| {
+    lab_marking::marking::main(LAB, |submission, marking| {
         let started = marking.check("starts", 1, || starts(submission));
         let gate =
             if started { None } else { Some("not run: the server did not start (see `starts` above)") };

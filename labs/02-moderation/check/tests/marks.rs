@@ -7,7 +7,7 @@ use std::process::Command;
 
 #[test]
 fn the_starter_fails_each_moderation_check_and_says_what_it_got() {
-    let starter = fixtures::bins::binary("moderation");
+    let starter = test_harness::bins::binary("moderation");
     let out = Command::new(env!("CARGO_BIN_EXE_moderation-check"))
         .args(["--json", "--"])
         .arg(starter)

@@ -7,15 +7,15 @@
 //! ```
 //!
 //! It judges from outside, honestly: for each run it starts its own strip server
-//! (fixtures::lab_web::StripSite), runs `PROGRAM -t N -o FILE URL` under a deadline,
+//! (offline::lab_web::StripSite), runs `PROGRAM -t N -o FILE URL` under a deadline,
 //! and then reads the server's OWN record of every request (when it arrived, when its
 //! answer was out, which strip it carried). Concurrency is whatever that record shows,
 //! never what the program prints; the picture must match byte for byte.
 
-use fixtures::child::{run_limited, shorten, Ran};
-use fixtures::http::{peak_overlap, time_below, Served, Server};
-use fixtures::lab_web::{fnv1a, StripImage, StripSite, STRIP_INDEX};
-use fixtures::marking::{Lab, Marking, Submission};
+use lab_marking::child::{run_limited, shorten, Ran};
+use lab_marking::marking::{Lab, Marking, Submission};
+use offline::http::{peak_overlap, time_below, Served, Server};
+use offline::lab_web::{fnv1a, StripImage, StripSite, STRIP_INDEX};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -281,7 +281,7 @@ fn refill_gaps(served: &[Served], to: Instant) -> Vec<Duration> {
 
 /// Bad URLs: each must give exit code 1 and one line on stderr, promptly.
 fn check_errors(submission: &Submission) -> Result<String, String> {
-    let refused = fixtures::http::refused_port().map_err(|e| e.to_string())?;
+    let refused = offline::http::refused_port().map_err(|e| e.to_string())?;
     let server = Server::start().map_err(|e| e.to_string())?;
     let cases = [
         ("a refused port", format!("http://127.0.0.1:{refused}/strips")),
@@ -314,7 +314,7 @@ fn check_errors(submission: &Submission) -> Result<String, String> {
 }
 
 fn main() -> ExitCode {
-    fixtures::marking::main(LAB, |submission, marking: &mut Marking| {
+    lab_marking::marking::main(LAB, |submission, marking: &mut Marking| {
         let mut runs = Vec::new();
         for (n, seed, strips) in RUNS {
             let hung = runs.iter().any(|r: &Run| r.ran.timed_out);

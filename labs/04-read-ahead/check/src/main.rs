@@ -17,7 +17,7 @@ mod events;
 mod fifo;
 mod run;
 
-use fixtures::marking::{Lab, Marking, Submission};
+use lab_marking::marking::{Lab, Marking, Submission};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
@@ -328,7 +328,7 @@ fn mark(sub: &Submission, marking: &mut Marking) -> Result<(), String> {
 }
 
 fn main() -> ExitCode {
-    fixtures::marking::main(LAB, |sub, marking| {
+    lab_marking::marking::main(LAB, |sub, marking| {
         if let Err(why) = mark(sub, marking) {
             marking.check("setup", 1, || Err(format!("the checker could not prepare its files: {why}")));
         }

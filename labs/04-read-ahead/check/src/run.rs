@@ -4,7 +4,7 @@
 //! started; its stdout and stderr are read on threads (a chatty program cannot fill a
 //! pipe and stall), and those threads are waited for with a deadline too.
 
-use fixtures::marking::Submission;
+use lab_marking::marking::Submission;
 use nix::sys::signal::{killpg, Signal};
 use nix::unistd::Pid;
 use std::io::Read;

@@ -6,16 +6,16 @@
 //! just lab crawl -- ./crawl           # marks any program (a C one, say)
 //! ```
 //!
-//! For each run it serves its own fixture web (fixtures::lab_web::CrawlWeb, image
+//! For each run it serves its own fixture web (offline::lab_web::CrawlWeb, image
 //! names changed by a seed each run), runs `PROGRAM -t N -m M -o FILE URL` under a
 //! deadline, and judges by the web's known answer (which images and pages can be
 //! reached) and by the server's OWN record of every request: which pages were
 //! fetched, how often, how many at once, and when.
 
-use fixtures::child::{run_limited, shorten, Ran};
-use fixtures::http::{peak_overlap, Served, Server};
-use fixtures::lab_web::{fetch_counts, CrawlWeb, WEB_START};
-use fixtures::marking::{Lab, Marking, Submission};
+use lab_marking::child::{run_limited, shorten, Ran};
+use lab_marking::marking::{Lab, Marking, Submission};
+use offline::http::{peak_overlap, Served, Server};
+use offline::lab_web::{fetch_counts, CrawlWeb, WEB_START};
 use std::collections::BTreeSet;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -307,7 +307,7 @@ fn check_reaches(runs: &[&Run]) -> Result<String, String> {
 }
 
 fn check_errors(submission: &Submission, limit: Duration) -> Result<String, String> {
-    let refused = fixtures::http::refused_port().map_err(|e| e.to_string())?;
+    let refused = offline::http::refused_port().map_err(|e| e.to_string())?;
     let server = Server::start_site(Arc::new(CrawlWeb::new(9))).map_err(|e| e.to_string())?;
     let cases = [
         ("a refused port", format!("http://127.0.0.1:{refused}{WEB_START}")),
@@ -339,7 +339,7 @@ fn check_errors(submission: &Submission, limit: Duration) -> Result<String, Stri
 }
 
 fn main() -> ExitCode {
-    fixtures::marking::main(LAB, |submission, marking: &mut Marking| {
+    lab_marking::marking::main(LAB, |submission, marking: &mut Marking| {
         // (-t N, -m M, seed): the whole web at three concurrencies, then a short crawl.
         let plan = [(4, ALL, 101), (1, ALL, 102), (6, ALL, 103), (2, 5, 104)];
         let mut runs = Vec::new();
