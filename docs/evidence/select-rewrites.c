@@ -72,6 +72,21 @@ int main(void) {
            (long)tv.tv_usec);
     check(n == 1 && tv.tv_usec > 0 && tv.tv_usec < 420000, "the timeout is rewritten to the time left");
 
+    printf("-- pselect: the same wait with a struct timespec of 0.100 s\n");
+    {
+        fd_set e;
+        FD_ZERO(&e);
+        int empty[2];
+        if (pipe(empty) < 0) die("pipe");
+        FD_SET(empty[0], &e);
+        struct timespec ts = {0, 100 * 1000000L};
+        int got = pselect(empty[0] + 1, &e, NULL, NULL, &ts, NULL);
+        printf("pselect -> %d; the timeout still holds %ld.%09ld s\n", got, (long)ts.tv_sec, ts.tv_nsec);
+        check(got == 0 && ts.tv_sec == 0 && ts.tv_nsec == 100 * 1000000L, "pselect leaves its timeout alone (it is const)");
+        close(empty[0]);
+        close(empty[1]);
+    }
+
     printf("-- the sets: watch the pipe (now readable) and a second, empty pipe\n");
     int q[2];
     if (pipe(q) < 0) die("pipe");

@@ -75,6 +75,7 @@ fn short_io() {
     let partial = number_after(line(&out, "write(fd, buf, 1048576)"), "->");
     assert!(partial > 0.0 && partial < 1048576.0, "{out}");
     assert!(line(&out, "write(fd, buf + ").ends_with("-> -1 EAGAIN"), "{out}");
+    assert!(line(&out, "-- the two names").ends_with("EAGAIN = 11, EWOULDBLOCK = 11"), "{out}");
 }
 
 #[test]
@@ -82,6 +83,7 @@ fn select_rewrites() {
     let Some(out) = output_of("select-rewrites") else { return };
     assert!(line(&out, "select #1").ends_with("the timeout now holds 0.000000 s"), "{out}");
     assert!(number_after(line(&out, "select #2"), "after") < 50.0, "{out}");
+    assert_eq!(line(&out, "pselect -> 0;"), "pselect -> 0; the timeout still holds 0.100000000 s");
     assert_eq!(line(&out, "select -> 2 for one fd"), "select -> 2 for one fd (readable: yes, writable: yes)");
     assert_eq!(line(&out, "reset:"), "reset: select -> 1 (in readfds: yes, in exceptfds: no)");
     assert_eq!(line(&out, "out-of-band byte:"), "out-of-band byte: select -> 1 (in exceptfds: yes)");
