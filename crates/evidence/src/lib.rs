@@ -107,6 +107,12 @@ pub const PROGRAMS: &[Program] = &[
         chapter: "08-aio-poll-loop.md",
     },
     Program {
+        name: "aio-append",
+        kind: Kind::C { curl: false, libs: AIO },
+        claim: "O_APPEND makes aio_write ignore aio_offset, but aio_read still reads from it",
+        chapter: "08-aio-poll-loop.md",
+    },
+    Program {
         name: "kernel-aio",
         kind: Kind::C { curl: false, libs: PTHREAD },
         claim: "io_submit is asynchronous only with O_DIRECT: otherwise the read happens inside it",

@@ -238,3 +238,10 @@ fn sigev_signature() {
         "struct sigevent's sigev_notify_function has type void (*)(union sigval)"
     );
 }
+
+#[test]
+fn aio_append() {
+    let Some(out) = output_of("aio-append") else { return };
+    assert_eq!(line(&out, "aio_read(aio_offset=4"), "aio_read(aio_offset=4, 3 bytes) -> 3: \"456\"");
+    assert!(line(&out, "aio_write(aio_offset=0").ends_with("the file now holds \"0123456789AB\""), "{out}");
+}
