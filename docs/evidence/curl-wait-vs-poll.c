@@ -34,7 +34,7 @@ int main(void) {
     curl_multi_poll(multi, NULL, 0, 500, &numfds);
     double poll_ms = now_ms() - t0;
     printf("curl_multi_poll returned after %.1f ms, numfds=%d\n", poll_ms, numfds);
-    check(wait_ms < 100, "curl_multi_wait does not wait when curl has no socket");
+    check(wait_ms < 250, "curl_multi_wait does not wait when curl has no socket");
     check(poll_ms >= 450, "curl_multi_poll waits its timeout");
 
     printf("-- curl_multi_poll(timeout 3000 ms), another thread calls curl_multi_wakeup at 100 ms:\n");

@@ -82,7 +82,7 @@ fn short_io() {
 fn select_rewrites() {
     let Some(out) = output_of("select-rewrites") else { return };
     assert!(line(&out, "select #1").ends_with("the timeout now holds 0.000000 s"), "{out}");
-    assert!(number_after(line(&out, "select #2"), "after") < 50.0, "{out}");
+    assert!(number_after(line(&out, "select #2"), "after") < 150.0, "{out}");
     assert_eq!(line(&out, "pselect -> 0;"), "pselect -> 0; the timeout still holds 0.100000000 s");
     assert_eq!(line(&out, "select -> 2 for one fd"), "select -> 2 for one fd (readable: yes, writable: yes)");
     assert_eq!(line(&out, "reset:"), "reset: select -> 1 (in readfds: yes, in exceptfds: no)");
@@ -96,7 +96,7 @@ fn spurious_readiness() {
         out.lines().filter(|l| l.trim_start().starts_with("read -> -1 EAGAIN after")).collect();
     assert_eq!(reads.len(), 2, "{out}");
     assert!(number_after(reads[0], "after") >= 250.0, "the blocking read did not block: {out}");
-    assert!(number_after(reads[1], "after") < 50.0, "the non-blocking read waited: {out}");
+    assert!(number_after(reads[1], "after") < 150.0, "the non-blocking read waited: {out}");
 }
 
 #[test]
@@ -154,7 +154,7 @@ fn poll_revents() {
 #[test]
 fn curl_wait_vs_poll() {
     let Some(out) = output_of("curl-wait-vs-poll") else { return };
-    assert!(number_after(line(&out, "curl_multi_wait returned after"), "after") < 100.0, "{out}");
+    assert!(number_after(line(&out, "curl_multi_wait returned after"), "after") < 250.0, "{out}");
     let polls: Vec<&str> = out.lines().filter(|l| l.starts_with("curl_multi_poll returned after")).collect();
     assert_eq!(polls.len(), 2, "{out}");
     assert!(number_after(polls[0], "after") >= 450.0, "curl_multi_poll did not wait: {out}");
