@@ -201,6 +201,8 @@ capture_trace trace-poll poll 'poll\(\[.*\], [0-9]+, 400' 6
 # libcurl's multi interface, two ways, and the blocking baseline.
 capture curl-multi curl-multi set
 capture curl-multi-sequential curl-multi set --sequential
+capture curl-multi-poll curl-multi set --wait poll
+require curl-multi-poll 'curl_multi_wakeup' 'woken by curl_multi_wakeup'
 excerpt curl-multi-summary curl-multi '[0-9]+ transfers, .* done in' 2
 excerpt curl-multi-sequential-summary curl-multi-sequential '[0-9]+ transfers, .* done in' 2
 capture curl-select curl-select set

@@ -12,16 +12,20 @@
 //! - a refused connection and a 404 are just two more results: the others go on;
 //! - the timeline's bars overlap, and the summary says the run took about as long as
 //!   the slowest transfer, not the sum (compare `--sequential`);
-//! - `curl_multi_wait` wakes only when something happened (`numfds`), so the loop
-//!   does not spin here; under `just trace curl-multi` the wait is a `poll` on the
-//!   sockets (the system libcurl, or curl-sys's bundled copy, which .cargo/config.toml
-//!   builds with HAVE_POLL).
+//! - `curl_multi_wait` wakes when a socket had an event (`numfds`) or a timer is due;
+//!   under `just trace curl-multi` the wait is a `poll` on the sockets (the system
+//!   libcurl, or curl-sys's bundled copy, which .cargo/config.toml builds with
+//!   HAVE_POLL);
+//! - `--wait poll`: `curl_multi_poll`, and a second thread ending its wait early with
+//!   `curl_multi_wakeup` to hand over the last transfer.
 //!
 //! Where it differs from the notes: results are read (`curl_multi_info_read`) inside
-//! the loop after every `curl_multi_perform`, including the last one that reports 0
-//! running, rather than once at the end; waits are capped at 1 s instead of 30 s so the
-//! loop can keep a deadline; only http and https are allowed (`CURLOPT_PROTOCOLS`); and
-//! `curl_global_cleanup` is left to process exit (the Rust curl crate never calls it).
+//! the loop as soon as a perform reports fewer running, rather than once at the end;
+//! waits are capped at 1 s instead of 30 s so the loop can keep a deadline; when
+//! `curl_multi_wait` returns at once because curl has no socket to offer, the loop
+//! sleeps until curl's timer itself instead of spinning; only http and https are
+//! allowed (`CURLOPT_PROTOCOLS`); and `curl_global_cleanup` is left to process exit
+//! (the Rust curl crate never calls it).
 
 use clap::Parser;
 use common::transfer::Config;
@@ -31,7 +35,11 @@ const AFTER_HELP: &str = "\
 Examples:
   curl-multi                     five local delays, a 404 and a refused port, at once
   curl-multi --sequential        the same, one at a time: compare the total time
-  curl-multi --parallel 2 http://example.com/ https://www.rust-lang.org/
+  curl-multi --wait poll         curl_multi_poll, woken early by a second thread
+  curl-multi --parallel 2 http://example.com/ http://neverssl.com/
+  curl-multi --max-speed 20000 http://127.0.0.1:8080/bytes/60000
+                                 (after `just serve 127.0.0.1:8080`): between bursts
+                                 curl has no socket to wait on
 
 Exit status: 0 when the run completed, even if some transfers failed (each failure is
 reported as that transfer's result; a 404 or 500 is a completed transfer); 1 when every
@@ -51,9 +59,14 @@ struct Cli {
 
     #[command(flatten)]
     config: Config,
+
+    /// Which call the loop waits in: curl_multi_wait (the notes' call) or
+    /// curl_multi_poll (waits even when curl has no socket; shows curl_multi_wakeup)
+    #[arg(long, value_enum, default_value = "wait", value_name = "CALL")]
+    wait: curl_multi::Wait,
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    common::error::main_wrapper(|| curl_multi::run(&cli.config, &cli.common.narrator()).map(|_| ()))
+    common::error::main_wrapper(|| curl_multi::run(&cli.config, cli.wait, &cli.common.narrator()).map(|_| ()))
 }

@@ -12,7 +12,11 @@
 //! 4. `select(maxfd + 1, ...)` with a timeout chosen from those two ([`choose_wait`]);
 //! 5. `curl_multi_perform`, whether select saw a ready fd or timed out: curl's timers
 //!    (connect timeouts, retries) only run inside perform;
-//! 6. `curl_multi_info_read` for the results.
+//! 6. `curl_multi_info_read` for the results, `curl_multi_remove_handle` for each.
+//!
+//! [`transfer_all`] reads like curl-multi's: `curl_multi_add_handle`, perform, the
+//! wait (these steps, in place of `curl_multi_wait`), `curl_multi_info_read`,
+//! `curl_multi_remove_handle`. `diff` the two files: the wait is all that differs.
 //!
 //! Where this differs from the notes: it handles `maxfd == -1` (the notes would call
 //! `select(0, ...)` and sleep the whole default timeout; curl's advice is to wait about
@@ -21,7 +25,7 @@
 //! select() then never watches it and the loop waits in vain. The notes say neither.
 
 use common::sys::curl::{select, FdSet, FD_SETSIZE};
-use common::transfer::{self, Config, Options, Outcome, Pool, Summary, Transfer, NOTES};
+use common::transfer::{self, Config, Local, Options, Outcome, Pool, Summary, Transfer};
 use common::{Error, Narrator, Result};
 use curl::multi::Multi;
 use nix::errno::Errno;
@@ -107,92 +111,113 @@ pub fn transfer_all(
 ) -> Result<(Vec<Outcome>, usize)> {
     // ANCHOR: setup
     let multi = Multi::new(); // curl_multi_init
-    narrator.event(
-        "multi_init",
-        json!({"limit": limit}),
-        format!("curl_multi_init: one multi handle, up to {limit} transfers in it at once"),
-    );
+    transfer::report_multi_init(narrator, limit, "select()");
     let mut pool = Pool::new(transfers, limit, options);
-    pool.fill(&multi, narrator)?; // curl_easy_init, setopts, curl_multi_add_handle
-    let mut running = perform(&multi, narrator)?; // starts the connects, never waits
-                                                  // ANCHOR_END: setup
-
     let deadline = pool.deadline(Instant::now());
     let mut explained = Explained::default();
-    // ANCHOR: wait_loop
+    let (mut running, mut perform_due) = (0, true);
+    // ANCHOR_END: setup
+
+    // ANCHOR: loop
     loop {
-        pool.report_new_sockets(narrator);
-        pool.drain(&multi, narrator)?; // curl_multi_info_read, every time round
-        if pool.fill(&multi, narrator)? > 0 {
-            running = perform(&multi, narrator)?;
+        // ANCHOR: add_handle
+        // An easy handle (curl_easy_init + curl_easy_setopt) for every transfer there is
+        // room for, given to curl_multi_add_handle: all at first, then one per result.
+        while let Some((transfer, easy)) = pool.next_easy(narrator) {
+            let handle = multi.add2(easy).map_err(|e| Error::msg("curl_multi_add_handle", e.to_string()))?;
+            pool.added(transfer, handle, narrator)?;
+            perform_due = true;
+        }
+        // ANCHOR_END: add_handle
+
+        // ANCHOR: perform
+        // Every read and write that can be done right now; it never waits. Due after a
+        // wait or an add; right after reading results, curl's running count still holds.
+        if perform_due {
+            running = multi.perform().map_err(|e| Error::msg("curl_multi_perform", e.to_string()))?;
+            transfer::report_perform(narrator, &mut pool, running);
+        }
+        // ANCHOR_END: perform
+
+        // ANCHOR: wait
+        // Wait while every transfer in flight is still running. When one has finished
+        // (running went down), its result is waiting: read it first.
+        if running as usize == pool.in_flight() && !pool.is_done() {
+            let Some(left) = deadline.checked_duration_since(Instant::now()) else {
+                pool.give_up(&multi, "deadline", narrator);
+                break;
+            };
+            // ANCHOR: fdset
+            // FD_ZERO on all three: curl_multi_fdset only adds.
+            let (mut read, mut write, mut except) = (FdSet::new(), FdSet::new(), FdSet::new());
+            let maxfd = multi
+                .fdset2(Some(read.as_raw_mut()), Some(write.as_raw_mut()), Some(except.as_raw_mut()))
+                .map_err(|e| Error::msg("curl_multi_fdset", e.to_string()))?;
+            let curl_timeout =
+                multi.get_timeout().map_err(|e| Error::msg("curl_multi_timeout", e.to_string()))?;
+            // ANCHOR_END: fdset
+            narrate_fdset(narrator, &pool, maxfd, &read, &write, curl_timeout);
+            check_fd_setsize(&pool, maxfd, narrator)?;
+
+            // ANCHOR: select
+            let (wait, reason) = choose_wait(curl_timeout, maxfd, left);
+            let nfds = maxfd.map_or(0, |m| m + 1);
+            let (want_read, want_write) = (read.fds(nfds), write.fds(nfds));
+            let started = Instant::now();
+            let ready = if reason == WaitReason::TimerDue {
+                0
+            } else {
+                match select(nfds, &mut read, &mut write, &mut except, wait) {
+                    Ok(n) => n,
+                    // A signal arrived: nothing is known to be ready, so just go round.
+                    Err(Errno::EINTR) => 0,
+                    Err(e) => return Err(Error::os(format!("select(nfds={nfds})"), e)),
+                }
+            };
+            // ANCHOR_END: select
+            let readable = want_read.into_iter().filter(|&fd| read.contains(fd)).collect();
+            let writable = want_write.into_iter().filter(|&fd| write.contains(fd)).collect();
+            let selected =
+                Selected { nfds, wait, reason, ready, readable, writable, took: started.elapsed() };
+            narrate_select(narrator, &pool, &selected);
+            explained.once(narrator, reason);
+            perform_due = true;
             continue;
         }
+        // ANCHOR_END: wait
+
+        // ANCHOR: info_read
+        // curl_multi_info_read until it returns NULL: a CURLMSG_DONE per finished transfer.
+        let mut done = Vec::new();
+        multi.messages(|message| done.extend(pool.result_of(&message)));
+        // ANCHOR_END: info_read
+
+        // ANCHOR: remove_handle
+        // curl_multi_remove_handle, then curl_easy_cleanup (when `easy` is dropped).
+        for (id, result) in done {
+            let Some(r) = pool.take(id) else { continue };
+            let easy =
+                multi.remove2(r.handle).map_err(|e| Error::msg("curl_multi_remove_handle", e.to_string()))?;
+            pool.finished(Outcome::new(r.transfer, &easy, result, r.start, Instant::now()), narrator);
+        }
+        // ANCHOR_END: remove_handle
+        perform_due = false;
         if pool.is_done() {
             break;
         }
-        let now = Instant::now();
-        // curl's per-transfer timeouts end every transfer long before the deadline;
-        // this is here so that no bug, in curl or here, can make the demo hang or spin.
-        let stuck = running == 0 && pool.in_flight() > 0;
-        if now >= deadline || stuck {
-            let reason = if stuck { "stuck" } else { "deadline" };
-            narrator.event(
-                "gave_up",
-                json!({"reason": reason, "in_flight": pool.in_flight()}),
-                if stuck {
-                    "curl reports 0 running, yet some transfers never reported done: giving up on them"
-                } else {
-                    "the run's deadline passed: giving up on what is left"
-                },
-            );
-            pool.abandon(&multi, narrator);
+        if pool.in_flight() > running as usize {
+            pool.give_up(&multi, "stuck", narrator);
             break;
         }
-
-        // ANCHOR: fdset
-        // FD_ZERO on all three: curl_multi_fdset only adds.
-        let (mut read, mut write, mut except) = (FdSet::new(), FdSet::new(), FdSet::new());
-        let maxfd = multi
-            .fdset2(Some(read.as_raw_mut()), Some(write.as_raw_mut()), Some(except.as_raw_mut()))
-            .map_err(|e| Error::msg("curl_multi_fdset", e.to_string()))?;
-        let curl_timeout =
-            multi.get_timeout().map_err(|e| Error::msg("curl_multi_timeout", e.to_string()))?;
-        // ANCHOR_END: fdset
-        narrate_fdset(narrator, &pool, maxfd, &read, &write, curl_timeout);
-        check_fd_setsize(&pool, maxfd, narrator)?;
-
-        // ANCHOR: select
-        let (wait, reason) = choose_wait(curl_timeout, maxfd, deadline - now);
-        let nfds = maxfd.map_or(0, |m| m + 1);
-        let (want_read, want_write) = (read.fds(nfds), write.fds(nfds));
-        let waited = Instant::now();
-        let ready = if reason == WaitReason::TimerDue {
-            0
-        } else {
-            match select(nfds, &mut read, &mut write, &mut except, wait) {
-                Ok(n) => n,
-                // A signal arrived: nothing is known to be ready, so just go round.
-                Err(Errno::EINTR) => 0,
-                Err(e) => return Err(Error::os(format!("select(nfds={nfds})"), e)),
-            }
-        };
-        let waited = waited.elapsed();
-        // Perform whether or not anything was ready: on a timeout, curl's timers run.
-        running = multi.perform().map_err(|e| Error::msg("curl_multi_perform", e.to_string()))?;
-        // ANCHOR_END: select
-        let readable: Vec<i32> = want_read.into_iter().filter(|&fd| read.contains(fd)).collect();
-        let writable: Vec<i32> = want_write.into_iter().filter(|&fd| write.contains(fd)).collect();
-        narrate_select(narrator, &pool, nfds, (wait, reason), ready, (&readable, &writable), waited, running);
-        explained.once(narrator, reason);
     }
-    // ANCHOR_END: wait_loop
+    // ANCHOR_END: loop
 
     // ANCHOR: cleanup
     let most = pool.most_in_flight();
     let outcomes = pool.outcomes().to_vec();
     drop(pool); // every handle was removed and cleaned up as it finished
     drop(multi); // curl_multi_cleanup
-    narrator.event("multi_cleanup", json!({}), "curl_multi_cleanup: the multi handle is freed");
+    transfer::report_cleanup(narrator);
     // ANCHOR_END: cleanup
     Ok((outcomes, most))
 }
@@ -222,25 +247,14 @@ fn check_fd_setsize(pool: &Pool, maxfd: Option<i32>, narrator: &Narrator) -> Res
                 "fds of {FD_SETSIZE} (FD_SETSIZE) and above cannot go in an fd_set, so \
                  curl_multi_fdset silently leaves them out and select() would never see this \
                  transfer's data: the loop could only wake on timeouts (and with none, hang). \
-                 Stopping instead; curl_multi_wait (the curl-multi demo) uses poll() and has no \
-                 such limit"
+                 Stopping instead; curl_multi_wait (the curl-multi demo) has no such limit when \
+                 libcurl waits with poll(), as a system libcurl does"
             ),
         ));
     }
     Ok(())
 }
 // ANCHOR_END: fd_setsize
-
-/// `curl_multi_perform`, narrated: returns how many transfers are still running.
-fn perform(multi: &Multi, narrator: &Narrator) -> Result<u32> {
-    let running = multi.perform().map_err(|e| Error::msg("curl_multi_perform", e.to_string()))?;
-    narrator.event(
-        "multi_perform",
-        json!({"running": running}),
-        format!("curl_multi_perform -> {running} running"),
-    );
-    Ok(running)
-}
 
 /// `{5 /delay/200, 7 /delay/600}`: fds with the transfer each belongs to.
 fn named(fds: &[i32], pool: &Pool) -> String {
@@ -279,17 +293,21 @@ fn narrate_fdset(
     );
 }
 
-#[allow(clippy::too_many_arguments)]
-fn narrate_select(
-    narrator: &Narrator,
-    pool: &Pool,
+/// What one select() did: the `select` event's fields.
+struct Selected {
     nfds: i32,
-    (wait, reason): (Duration, WaitReason),
+    wait: Duration,
+    reason: WaitReason,
     ready: i32,
-    (readable, writable): (&[i32], &[i32]),
-    waited: Duration,
-    running: u32,
-) {
+    /// The fds select() reported ready, of those curl asked about.
+    readable: Vec<i32>,
+    /// See `readable`.
+    writable: Vec<i32>,
+    took: Duration,
+}
+
+fn narrate_select(narrator: &Narrator, pool: &Pool, s: &Selected) {
+    let Selected { nfds, wait, reason, ready, ref readable, ref writable, took: waited } = *s;
     let fields = json!({
         "nfds": nfds,
         "timeout_ms": transfer::round3(wait.as_secs_f64() * 1000.0),
@@ -298,17 +316,16 @@ fn narrate_select(
         "readable": readable,
         "writable": writable,
         "waited_ms": transfer::round3(waited.as_secs_f64() * 1000.0),
-        "running": running,
     });
     let text = if reason == WaitReason::TimerDue {
-        format!("no select ({}); curl_multi_perform -> {running} running", reason.words())
+        format!("no select ({})", reason.words())
     } else {
         let what = match ready {
             0 => "timed out".to_string(),
             n => format!("{n} ready: readable {}, writable {}", named(readable, pool), named(writable, pool)),
         };
         format!(
-            "select(nfds={nfds}, timeout {} ms: {}) -> {what} after {:.3} s; curl_multi_perform -> {running} running",
+            "select(nfds={nfds}, timeout {} ms: {}) -> {what} after {:.3} s",
             wait.as_millis(),
             reason.words(),
             waited.as_secs_f64()
@@ -352,54 +369,20 @@ impl Explained {
 /// chosen mode, the fd check, the timeline and the summary line. Returns an error
 /// (exit code 1) when every transfer failed or a socket fd was too big for select().
 pub fn run(config: &Config, narrator: &Narrator) -> Result<Summary> {
-    let summary = if config.sequential {
-        "the same transfers one at a time with curl_easy_perform, for comparison"
-    } else {
-        "concurrent HTTP transfers on one thread: curl_multi_fdset + curl_multi_timeout + select()"
+    let demo = transfer::Demo {
+        name: "curl-select",
+        summary: "concurrent HTTP transfers on one thread: curl_multi_fdset + curl_multi_timeout + select()",
+        mode: "select",
     };
-    narrator.title("curl-select", summary, NOTES);
-    transfer::global_init(narrator);
-    let fds_before = common::fd::count_open_fds()?;
+    transfer::run(&demo, config, narrator, local_server, &mut |transfers, limit, options| {
+        transfer_all(transfers, limit, options, narrator)
+    })
+}
 
-    // ANCHOR: scenario
-    let server = if config.urls.is_empty() { Some(offline::http::Server::start()?) } else { None };
-    let urls = match &server {
-        Some(server) => {
-            narrator.event(
-                "server_started",
-                json!({"addr": server.addr().to_string()}),
-                format!("local HTTP server on {} (delays are simulated; no network needed)", server.addr()),
-            );
-            transfer::default_urls(&server.url(""), offline::http::refused_port()?)
-        }
-        None => config.urls.clone(),
-    };
-    let base = server.as_ref().map(|s| s.url(""));
-    let transfers = transfer::plan(&urls, base.as_deref());
-    transfer::warn_if_no_tls(&transfers, narrator);
-    // ANCHOR_END: scenario
-
-    let held = config.fd_floor.map(transfer::occupy_fds_below).transpose()?;
-    if let (Some(held), Some(floor)) = (&held, config.fd_floor) {
-        narrator.event(
-            "fd_floor",
-            json!({"floor": floor, "held": held.len()}),
-            format!(
-                "opened {} placeholder fds: curl's sockets will be numbered {floor} or above",
-                held.len()
-            ),
-        );
-    }
-    let limit = config.limit(transfers.len());
-    let (outcomes, most) = if config.sequential {
-        (transfer::run_sequential(transfers, &config.options(), narrator), 1)
-    } else {
-        transfer_all(transfers, limit, config.options(), narrator)?
-    };
-    drop(held);
-    drop(server);
-    transfer::report_open_fds(fds_before, narrator)?;
-    transfer::summarize(&outcomes, if config.sequential { "sequential" } else { "select" }, most, narrator)
+/// The default run's world: the fixture HTTP server and a port where nothing listens.
+fn local_server() -> Result<Local<offline::http::Server>> {
+    let server = offline::http::Server::start()?;
+    Ok(Local { base: server.url(""), refused_port: offline::http::refused_port()?, server })
 }
 
 #[cfg(test)]

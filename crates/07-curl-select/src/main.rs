@@ -31,7 +31,10 @@ const AFTER_HELP: &str = "\
 Examples:
   curl-select                    five local delays, a 404 and a refused port, at once
   curl-select --fd-floor 1100    curl's sockets above FD_SETSIZE: caught, not a hang
-  curl-select --parallel 2 http://example.com/ https://www.rust-lang.org/
+  curl-select --parallel 2 http://example.com/ http://neverssl.com/
+  curl-select --max-speed 20000 http://127.0.0.1:8080/bytes/60000
+                                 (after `just serve 127.0.0.1:8080`): maxfd -1 between
+                                 bursts, when curl has no socket to offer
 
 Exit status: 0 when the run completed, even if some transfers failed (each failure is
 reported as that transfer's result; a 404 or 500 is a completed transfer); 1 when every

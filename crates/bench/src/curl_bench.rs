@@ -49,14 +49,15 @@ fn transfers(bench: &mut Bench, server: &Server) -> Result<()> {
     let urls: Vec<String> = (0..count).map(|_| server.url(&format!("/delay/{delay_ms}"))).collect();
     let base = server.url("");
     let plan = || -> Vec<Transfer> { transfer::plan(&urls, Some(&base)) };
-    let options = Options { timeout: Duration::from_secs(10) };
+    let options = Options { timeout: Duration::from_secs(10), max_speed: None };
     let quiet = Narrator::quiet();
     let last_multi = std::cell::RefCell::new(Vec::new());
     let last_select = std::cell::RefCell::new(Vec::new());
     let mut variants = vec![
         Variant::new("curl-multi (curl_multi_wait)", || {
             let started = Instant::now();
-            let (outcomes, _) = curl_multi::transfer_all(plan(), count, options, &quiet)?;
+            let (outcomes, _) =
+                curl_multi::transfer_all(plan(), count, options, curl_multi::Wait::Wait, &quiet)?;
             let wall = all_ok("curl-multi", &outcomes, count, started)?;
             *last_multi.borrow_mut() = finish_times(&outcomes, started);
             Ok(wall.as_secs_f64())
@@ -240,7 +241,7 @@ fn loop_cost_at(bench: &Bench, server: &Server, idle: usize) -> Result<LoopCost>
     // the fd numbers, as they would in any long-running program. (All at once, curl
     // would open every socket before the server accepted one, and curl's fds would
     // stay low by luck.) One pool per batch, all on the same multi handle.
-    let options = Options { timeout: Duration::from_secs(60) };
+    let options = Options { timeout: Duration::from_secs(60), max_speed: None };
     let mut pools: Vec<Pool> = Vec::new();
     let plan = transfer::plan(&urls, Some(&server.url("")));
     let give_up = |pools: &mut Vec<Pool>, why: String| -> Error {

@@ -10,8 +10,9 @@
 //! * [`cpu`]: CPU time from getrusage, to show what waiting costs.
 //! * [`chat`]: the chat room the select, pselect and poll servers share.
 //! * [`aio`]: what the POSIX AIO demos share: process(), input checks, short-read checks.
-//! * `transfer` (feature `curl`): the transfer list, easy-handle setup, results and
-//!   summary the curl-multi and curl-select demos share.
+//! * `transfer` (feature `curl`): what the curl-multi and curl-select demos share, one
+//!   file per concern (command line, plan of URLs, easy-handle setup, the in-flight
+//!   bookkeeping, outcomes, narration, the timeline and summary, one whole run).
 //! * [`sys`]: every `unsafe` block in the workspace, each with its `// SAFETY:` reason.
 
 pub mod aio;

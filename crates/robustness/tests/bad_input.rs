@@ -290,7 +290,10 @@ fn curl_demos_report_each_bad_url() {
         cases.push(case(format!("{name} a word, not a URL"), move || {
             // curl reads a bare word as a host name; it does not resolve.
             let done = Run::demo(name).arg("nosuch").run();
-            done.assert_error("transfers: every one of the 1 failed", None);
+            done.assert_error(
+                "transfers: the only transfer failed, nosuch: CURLE_COULDNT_RESOLVE_HOST",
+                None,
+            );
         }));
     }
     parallel(WORKERS, cases);
