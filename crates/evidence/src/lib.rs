@@ -195,7 +195,15 @@ pub fn build(program: &Program) -> Result<Result<PathBuf, String>, Error> {
         if !include.is_empty() {
             cc.arg(format!("-I{include}"));
         }
-        cc.args(env!("EVIDENCE_CURL_LIBS").split_whitespace());
+        // The bundled libcurl.a as curl-sys built it, or -lcurl. A static library that
+        // is gone (curl-sys rebuilt against a system libcurl since) falls back to -lcurl.
+        for arg in env!("EVIDENCE_CURL_LIBS").split_whitespace() {
+            if arg.ends_with(".a") && !Path::new(arg).exists() {
+                cc.arg("-lcurl");
+            } else {
+                cc.arg(arg);
+            }
+        }
     }
     cc.args(libs);
     let out = cc.output().map_err(|e| Error(format!("run cc: {e}")))?;
