@@ -105,9 +105,9 @@ book:
     command -v mdbook >/dev/null || { echo "error: mdbook is not installed: cargo install mdbook --locked" >&2; exit 1; }
     mdbook build docs
 
-# Re-capture the demo output the book shows, into docs/src/captured (cargo test -p book-check checks it)
-book-capture:
-    docs/capture.sh
+# Re-capture the demo and evidence output the book shows, into docs/src/captured (`just book-capture evidence`: the evidence only)
+book-capture *ARGS:
+    docs/capture.sh "$@"
 
 # Mark a lab: `just lab poll-echo` (your starter), `just lab poll-echo --solution`, `just lab poll-echo -- ./a.out`, `--gradescope results.json`
 [no-exit-message]
@@ -161,6 +161,12 @@ grade LAB SUBMISSIONS *ARGS:
 # Write the student repository to DIR: no solutions or wrong programs, one fresh commit, the checkers kept
 handout DIR:
     @labs/handout.sh "{{invocation_directory()}}" "{{DIR}}"
+
+# The small programs behind the book's claims (docs/evidence): no NAME lists them, `just evidence NAME` builds, runs and prints one, `--all` runs all
+[no-exit-message]
+evidence *ARGS:
+    @cargo build -q -p evidence --bins
+    @{{target}}/debug/evidence "$@"
 
 # Per demo, the share of its code lines spent on narration at the call sites (a trend to watch)
 narration:

@@ -33,6 +33,26 @@ mkdir -p "$out" "$pictures"
 runs=$(mktemp -d)
 trap 'rm -rf "$runs"' EXIT
 
+# The evidence programs (docs/evidence, `just evidence NAME`): each one's output to
+# captured/evidence-NAME.txt. `docs/capture.sh evidence` captures only these.
+capture_evidence() {
+  cargo build -q -p evidence --bins
+  local name
+  for name in $("$bin/evidence" | awk 'NR > 1 { print $1 }'); do
+    echo "capture evidence-$name: just evidence $name" >&2
+    { echo "\$ just evidence $name"; "$bin/evidence" "$name"; } >"$out/evidence-$name.txt.new" || {
+      echo "error: just evidence $name failed: a claim no longer holds" >&2
+      cat "$out/evidence-$name.txt.new" >&2
+      exit 1
+    }
+    mv "$out/evidence-$name.txt.new" "$out/evidence-$name.txt"
+  done
+}
+if [ "${1:-}" = evidence ]; then
+  capture_evidence
+  exit 0
+fi
+
 # The crate folder of a package, or nothing.
 crate_of() { grep -l "^name = \"$1\"" crates/*/Cargo.toml 2>/dev/null | head -1 | xargs -r dirname; }
 present() { [ -n "$(crate_of "$1")" ]; }
@@ -321,5 +341,8 @@ capture_trace trace-curl-socket curl-socket 'epoll_wait|epoll_ctl|timerfd_settim
 capture io-uring io-uring set
 require io-uring 'first data came back in the order 2, 4, 3, 1' 'EALREADY' 'ETIME'
 capture_trace trace-io-uring io-uring 'io_uring_setup|io_uring_enter|clone3' 12
+
+# The evidence programs.
+capture_evidence
 
 echo "done: $(ls "$out" | wc -l) files in $out" >&2

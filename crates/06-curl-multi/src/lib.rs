@@ -192,14 +192,13 @@ fn nap_until_curls_timer(multi: &Multi, timeout: Duration, took: Duration) -> Re
 // ANCHOR_END: nap
 
 /// The error for a failed wait, explaining the one failure a student can provoke here
-/// (`--fd-floor 1100` with a libcurl that waits with select()).
+/// (`--fd-floor 1100` with a libcurl built without HAVE_POLL).
 ///
 /// libcurl waits with poll() when it was built with HAVE_POLL, and then fd numbers do
-/// not matter. curl-sys's bundled build (curl 8.22 in curl-sys 0.4.91) defines the
-/// older HAVE_POLL_FINE, which curl 8.11 stopped reading; unless built with the
-/// workspace's `-DHAVE_POLL` (`.cargo/config.toml`; a CFLAGS of the user's replaces
-/// it), that libcurl waits with select() inside curl_multi_wait, and a socket at or
-/// above FD_SETSIZE makes it fail with CURLM_UNRECOVERABLE_POLL.
+/// not matter. Built without it (curl-sys 0.4.91 defines only the older HAVE_POLL_FINE,
+/// which curl 8.11 stopped reading; .cargo/config.toml adds HAVE_POLL back), libcurl
+/// waits with select() inside curl_multi_wait, and a socket at or above FD_SETSIZE
+/// makes it fail with CURLM_UNRECOVERABLE_POLL.
 fn wait_failed(error: &curl::MultiError, wait: Wait, pool: &Pool) -> Error {
     let high = pool.sockets().into_iter().find(|(fd, _)| *fd >= FD_SETSIZE);
     match high {
@@ -207,8 +206,8 @@ fn wait_failed(error: &curl::MultiError, wait: Wait, pool: &Pool) -> Error {
             wait.call(),
             format!(
                 "{error}: the socket for {label} is fd {fd}, at or above FD_SETSIZE ({FD_SETSIZE}), and \
-                 this libcurl waits with select() internally (a bundled build without HAVE_POLL), which cannot \
-                 watch it. A system libcurl waits with poll() and has no such limit"
+                 this libcurl waits with select() internally (it was built without HAVE_POLL), which \
+                 cannot watch it. A libcurl built with HAVE_POLL waits with poll() and has no such limit"
             ),
         ),
         _ => Error::msg(wait.call(), error.to_string()),

@@ -13,9 +13,9 @@
 //! - the timeline's bars overlap, and the summary says the run took about as long as
 //!   the slowest transfer, not the sum (compare `--sequential`);
 //! - `curl_multi_wait` wakes when a socket had an event (`numfds`) or a timer is due;
-//!   under `just trace curl-multi` the wait is a `poll` on the sockets (a bundled
-//!   libcurl built without HAVE_POLL waits with select(), seen as `pselect6`: the
-//!   workspace passes `-DHAVE_POLL` so that it does not);
+//!   under `just trace curl-multi` the wait is a `poll` on the sockets (the system
+//!   libcurl, or curl-sys's bundled copy, which .cargo/config.toml builds with
+//!   HAVE_POLL);
 //! - `--wait poll`: `curl_multi_poll`, and a second thread ending its wait early with
 //!   `curl_multi_wakeup` to hand over the last transfer.
 //!

@@ -107,7 +107,7 @@ fn sequential_runs_one_at_a_time() {
 }
 
 /// True when the linked libcurl waits with select() instead of poll(): a bundled copy
-/// built without HAVE_POLL (a CFLAGS in the environment replaced the workspace's).
+/// built without HAVE_POLL (outside this workspace's .cargo/config.toml).
 fn select_based_libcurl() -> bool {
     !common::transfer::waits_with_poll()
 }

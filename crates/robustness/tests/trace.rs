@@ -398,8 +398,7 @@ fn is_multi_wait(run: &Traced, c: &Call) -> bool {
 }
 
 /// A pselect6 as glibc's select() makes it on the main thread, watching some fds, with
-/// a timeout above zero (a bundled libcurl also checks single sockets with select() and
-/// a zero timeout: those do not wait).
+/// a timeout above zero.
 fn is_select_wait(run: &Traced, c: &Call) -> bool {
     c.pid == run.trace.main_pid
         && c.name == "pselect6"

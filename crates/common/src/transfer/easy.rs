@@ -94,8 +94,8 @@ pub fn global_init(narrator: &Narrator) {
 ///
 /// A system libcurl on Linux uses poll(). curl-sys's bundled copy defines the
 /// HAVE_POLL_FINE that curl 8.11 stopped reading, so it uses select() unless built
-/// with `-DHAVE_POLL`, which the workspace's `.cargo/config.toml` passes in CFLAGS
-/// (a CFLAGS set in the environment replaces it).
+/// with `-DHAVE_POLL`, which the workspace's `.cargo/config.toml` adds (HOST_CFLAGS)
+/// and a build outside the workspace lacks.
 pub fn waits_with_poll() -> bool {
     static PROBED: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
     *PROBED.get_or_init(|| probe_poll().unwrap_or(!curl::Version::get().vendored()))
