@@ -388,7 +388,7 @@ fn fd_name(pool: &Pool, fd: i32) -> String {
 }
 
 fn ms3(d: Duration) -> f64 {
-    transfer::round3(d.as_secs_f64() * 1000.0)
+    common::narrate::round_ms(d.as_secs_f64() * 1000.0)
 }
 
 fn narrate_callback(narrator: &Narrator, pool: &Pool, callback: &Callback) {
@@ -690,9 +690,9 @@ fn run_load(config: &Config, count: usize, delay_ms: u64, narrator: &Narrator) -
     narrator.event_styled(
         "summary",
         json!({"mode": "socket", "transfers": count, "completed": completed, "failed": count - completed,
-               "work_ms": transfer::round3(work_ms), "span_ms": transfer::round3(span_ms),
-               "speedup": transfer::round3(if span_ms > 0.0 { work_ms / span_ms } else { 1.0 }),
-               "most_in_flight": most, "delay_ms": delay_ms, "span_per_delay": transfer::round3(per_delay),
+               "work_ms": common::narrate::round_ms(work_ms), "span_ms": common::narrate::round_ms(span_ms),
+               "speedup": common::narrate::round_ms(if span_ms > 0.0 { work_ms / span_ms } else { 1.0 }),
+               "most_in_flight": most, "delay_ms": delay_ms, "span_per_delay": common::narrate::round_ms(per_delay),
                "epoll_waits": stats.waits, "socket_actions": stats.actions,
                "socket_callbacks": stats.socket_callbacks, "timer_callbacks": stats.timer_callbacks,
                "highest_fd": stats.highest_fd, "most_watched": stats.most_watched}),
