@@ -62,7 +62,9 @@ fn starts(submission: &Submission) -> Result<String, String> {
     let peer = Peer::connect("a client", server.addr, deadline(ECHO_WAIT))?;
     peer.close();
     std::thread::sleep(Duration::from_millis(50));
-    server.alive()?;
+    server.alive().map_err(|died| {
+        format!("printed `listening on {}`, but once a client had connected and closed, {died}", server.addr)
+    })?;
     Ok(format!("printed `listening on {}`, and a client could connect there", server.addr))
 }
 
@@ -81,6 +83,15 @@ fn echo(submission: &Submission) -> Result<String, String> {
     let long: Vec<u8> = (0..20_000).map(|i| b'a' + (i % 26) as u8).chain(std::iter::once(b'\n')).collect();
     client.send(&long)?;
     client.expect(&long, deadline(ECHO_WAIT)).map_err(|e| format!("a 20000-byte line: {e}"))?;
+    // The same line again in 5 parts 50 ms apart: a server that keeps only so much of
+    // an unfinished line (4 KiB, say) loses the rest here.
+    for part in long.chunks(4000) {
+        client.send(part)?;
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    client
+        .expect(&long, deadline(ECHO_WAIT))
+        .map_err(|e| format!("a 20000-byte line sent in 5 parts 50 ms apart: {e}"))?;
     std::thread::sleep(Duration::from_millis(50));
     let extra = client.unexpected().to_vec();
     if !extra.is_empty() {
@@ -89,7 +100,20 @@ fn echo(submission: &Submission) -> Result<String, String> {
             String::from_utf8_lossy(&extra)
         ));
     }
-    Ok("4 sends (one line; two lines in one write; a line in two writes; a 20000-byte line) came back byte for byte".into())
+    // The last bytes before a client stops sending are bytes too: a half-closed
+    // connection (shutdown(SHUT_WR), as `nc -N` does) still reads its echo.
+    client.send(b"and a last part with no newline")?;
+    client.finish()?;
+    client.expect(b"and a last part with no newline", deadline(ECHO_WAIT)).map_err(|e| {
+        format!(
+            "{e}, after it sent them with no newline and then shut down its sending side (shutdown(SHUT_WR)): \
+             every byte comes back, also those after the last newline; at end of file, write what is \
+             still held before closing"
+        )
+    })?;
+    Ok("6 sends (one line; two lines in one write; a line in two writes; a 20000-byte line, at once and in 5 \
+        parts; a last part with no newline, then end of file) came back byte for byte"
+        .into())
 }
 
 /// `many-clients`: 50 clients connected at once, each echoed, twice, in different orders.
@@ -161,9 +185,24 @@ fn crowd_failure(
 ) -> String {
     let served: Vec<usize> = (1..=CROWD).filter(|i| !missing.iter().any(|(m, _)| m == i)).collect();
     // Echoes that went to the wrong client: a client holding another one's line.
-    for (i, client) in clients.iter_mut().enumerate() {
-        let got = String::from_utf8_lossy(client.drain(Duration::from_millis(10))).to_string();
+    for i in 0..clients.len() {
+        let got = String::from_utf8_lossy(clients[i].drain(Duration::from_millis(10))).to_string();
         if let Some(owner) = (1..=CROWD).find(|&o| o != i + 1 && got.contains(line(1, o).trim_end())) {
+            // Did the owner get its line too? Then bytes go to others as well, not
+            // instead. (Its echo may still be on its way from a server busy sending.)
+            let owner_served = !missing.iter().any(|(m, _)| *m == owner) || {
+                let own =
+                    String::from_utf8_lossy(clients[owner - 1].drain(Duration::from_millis(300))).to_string();
+                own.contains(line(1, owner).trim_end())
+            };
+            if owner_served {
+                return format!(
+                    "client {} received client {owner}'s line {:?}, and client {owner} got it too: bytes go to \
+                     other clients as well as to their sender (echo each client's bytes to it alone)",
+                    i + 1,
+                    line(1, owner).trim_end()
+                );
+            }
             return format!(
                 "client {} received client {owner}'s line {:?}: echoes go to the wrong client \
                  (is the index into your pollfd array off by one?)",
@@ -385,8 +424,16 @@ fn non_reader(submission: &Submission) -> Result<String, String> {
     b.send(b"B again\n")?;
     b.expect(b"B again\n", deadline(ECHO_WAIT)).map_err(|e| format!("{why_stuck}; then {e}"))?;
     server.alive()?;
-    drop(hog);
-    Ok(format!("{why_stuck}; client B, connecting after, was echoed twice"))
+    // Now D reads: every byte it sent must come back, in order. A server that drops
+    // what a full socket did not take (a write's short count or EAGAIN ignored) loses
+    // bytes here, and only here: D is the one client whose socket ever fills up.
+    hog.expect_flood(sent).map_err(|e| {
+        format!(
+            "{why_stuck}; client B was echoed twice; then D read its echoes: {e}. When write() takes \
+             fewer bytes than offered, or fails with EAGAIN, keep the rest and write it at the next POLLOUT"
+        )
+    })?;
+    Ok(format!("{why_stuck}; client B, connecting after, was echoed twice; then D read back its echoes, byte for byte"))
 }
 
 /// `slow-client`: a client that sends half a line and stalls, and one that sends

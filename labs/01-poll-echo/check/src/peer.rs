@@ -68,8 +68,7 @@ impl Peer {
             self.seen = enough;
             return Ok(());
         }
-        let shown = String::from_utf8_lossy(got);
-        let wanted = String::from_utf8_lossy(want);
+        let (shown, wanted) = (shorten(got), shorten(want));
         Err(match (&self.ended, got.is_empty()) {
             (Some(how), true) => format!("{} got no echo of {wanted:?}: {how}", self.label),
             (Some(how), false) => format!("{} got {shown:?} instead of {wanted:?}, then {how}", self.label),
@@ -77,7 +76,17 @@ impl Peer {
             (None, false) if want.starts_with(got) => {
                 format!("{} got only {shown:?} of {wanted:?} within {allowed}", self.label)
             }
-            (None, false) => format!("{} got {shown:?} instead of {wanted:?}", self.label),
+            (None, false) => {
+                let at = got.iter().zip(want).position(|(g, w)| g != w).unwrap_or(got.len().min(want.len()));
+                if want.len() > SHOWN {
+                    format!(
+                        "{} got {shown:?} instead of {wanted:?} (they differ from byte {at} on)",
+                        self.label
+                    )
+                } else {
+                    format!("{} got {shown:?} instead of {wanted:?}", self.label)
+                }
+            }
         })
     }
 
@@ -90,6 +99,11 @@ impl Peer {
     /// The bytes received beyond what earlier expectations accounted for.
     pub fn unexpected(&self) -> &[u8] {
         &self.received[self.seen..]
+    }
+
+    /// Shuts down the sending side only (FIN), and keeps reading.
+    pub fn finish(&mut self) -> Result<(), String> {
+        self.stream.shutdown(Shutdown::Write).map_err(|e| format!("{} could not shut down: {e}", self.label))
     }
 
     /// Sends FIN (a polite close).
@@ -124,13 +138,17 @@ impl Peer {
 
     /// Sends without ever reading the echoes until the connection takes no more for
     /// 300 ms (the server stopped reading: its buffers and ours are full), or `max`
-    /// bytes, or `limit` passes. Returns the bytes sent and whether it got stuck.
+    /// bytes, or `limit` passes. Returns the bytes sent and whether it got stuck. The
+    /// bytes are [`flood_byte`]'s stream, so [`Peer::expect_flood`] can tell a lost,
+    /// repeated or misplaced piece from the right one.
     pub fn flood_until_stuck(&mut self, max: usize, limit: Duration) -> (usize, bool) {
         let _ = self.stream.set_nonblocking(true);
-        let chunk = [b'y'; 16383].iter().copied().chain(std::iter::once(b'\n')).collect::<Vec<u8>>();
         let deadline = Instant::now() + limit;
         let (mut sent, mut blocked_since) = (0, None::<Instant>);
+        let mut chunk = Vec::with_capacity(FLOOD_LINE);
         while Instant::now() < deadline && sent < max {
+            chunk.clear();
+            chunk.extend((sent..sent + FLOOD_LINE).map(flood_byte));
             match self.stream.write(&chunk) {
                 Ok(n) => {
                     sent += n;
@@ -150,4 +168,75 @@ impl Peer {
         let _ = self.stream.set_nonblocking(false);
         (sent, false)
     }
+
+    /// After [`Peer::flood_until_stuck`] sent `sent` bytes: reads back at least every
+    /// whole line of them (a server may hold the unfinished last line until its
+    /// newline), and compares what came with what was sent, byte for byte. Waits as
+    /// long as echoes keep coming (each 3 s without a byte ends it), 30 s at most.
+    pub fn expect_flood(&mut self, sent: usize) -> Result<(), String> {
+        let overall = Instant::now() + Duration::from_secs(30);
+        let start = self.seen;
+        let lines = sent - sent % FLOOD_LINE;
+        let mut have = 0;
+        while have < lines {
+            let quiet = (Instant::now() + Duration::from_secs(3)).min(overall);
+            self.fill(start + lines, quiet);
+            let now = self.received.len() - start;
+            if now == have {
+                break;
+            }
+            have = now;
+        }
+        let got = &self.received[start..];
+        if let Some(at) = (0..got.len()).find(|&p| p >= sent || got[p] != flood_byte(p)) {
+            if at >= sent {
+                return Err(format!("{} got back more than the {sent} bytes it sent", self.label));
+            }
+            return Err(format!(
+                "{} got back bytes other than it sent from byte {at} on (line {} of its {FLOOD_LINE}-byte \
+                 lines): bytes were lost or sent twice",
+                self.label,
+                at / FLOOD_LINE
+            ));
+        }
+        if got.len() < lines {
+            let how = self
+                .ended
+                .as_deref()
+                .map_or_else(|| "then nothing for 3 s".to_string(), |e| format!("then {e}"));
+            return Err(format!(
+                "{} got back only the first {} of the {sent} bytes it sent (in {} whole lines), {how}: bytes \
+                 were lost",
+                self.label,
+                got.len(),
+                sent / FLOOD_LINE
+            ));
+        }
+        self.seen = self.received.len();
+        Ok(())
+    }
+}
+
+/// The length of a line in [`Peer::flood_until_stuck`]'s stream.
+const FLOOD_LINE: usize = 16384;
+
+/// Byte `at` of the flood: each line is its number in ten digits, then `y`s, then `\n`.
+fn flood_byte(at: usize) -> u8 {
+    let (line, col) = (at / FLOOD_LINE, at % FLOOD_LINE);
+    match col {
+        c if c == FLOOD_LINE - 1 => b'\n',
+        c if c < 10 => b'0' + ((line / 10usize.pow(9 - c as u32)) % 10) as u8,
+        _ => b'y',
+    }
+}
+
+/// How many bytes of a long expected or received text a report shows.
+const SHOWN: usize = 60;
+
+/// `bytes` as text for a report: whole when short, else its start and its length.
+fn shorten(bytes: &[u8]) -> String {
+    if bytes.len() <= SHOWN {
+        return String::from_utf8_lossy(bytes).into_owned();
+    }
+    format!("{}... ({} bytes)", String::from_utf8_lossy(&bytes[..SHOWN]), bytes.len())
 }
