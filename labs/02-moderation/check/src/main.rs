@@ -218,13 +218,29 @@ fn ban(submission: &Submission) -> Result<String, String> {
         a.say("anyone new?")?;
         all_get(&mut [&mut c, &mut e], "<guest1> anyone new?")
             .map_err(|e| format!("{e} (a refused connection joins nothing: no notice)"))?;
-        let f = join(&server, &mut [&mut a, &mut c, &mut e], 6, Ipv4Addr::new(127, 0, 0, 4)).map_err(|e| {
+        let mut f = join(&server, &mut [&mut a, &mut c, &mut e], 6, Ipv4Addr::new(127, 0, 0, 4)).map_err(|e| {
             format!("{e} (a client from another address must still get in, as guest6: a refused connection takes no number)")
         })?;
-        drop(f);
+        // A ban lasts until the server stops: a second try, and one after the operator
+        // who banned it has left, are refused too.
+        let mut again = Chat::connect("guest2, trying a second time", two, server.addr)?;
+        again
+            .expect("* sorry, you are banned")
+            .map_err(|e| format!("{e} (a ban is not used up by one refusal)"))?;
+        again.expect_closed()?;
+        a.say("/quit")?;
+        a.expect("* bye guest1")?;
+        a.expect_closed()?;
+        all_get(&mut [&mut c, &mut e, &mut f], "* guest1 left")?;
+        let mut later = Chat::connect("guest2, after the operator left", two, server.addr)?;
+        later.expect("* sorry, you are banned").map_err(|e| {
+            format!("{e} (a ban lasts until the server stops, also after the operator who made it has left)")
+        })?;
+        later.expect_closed()?;
         Ok("/ban guest2 disconnected both clients from 127.0.0.2 with `* you were banned by guest1` and \
             one notice each; banning the operator's own address was refused; 127.0.0.2 coming back got \
-            `* sorry, you are banned` and was closed; 127.0.0.4 joined as guest6"
+            `* sorry, you are banned` and was closed, twice, and again after the operator had left; \
+            127.0.0.4 joined as guest6"
             .to_string())
     })();
     explain(&mut server, outcome)
@@ -293,6 +309,9 @@ fn refusals(submission: &Submission) -> Result<String, String> {
         })?;
         a.say("/kick zed")?;
         a.expect("* no such nick: zed")?;
+        a.say("/ban zed")?;
+        a.expect("* no such nick: zed")
+            .map_err(|e| format!("{e} (the operator banned a nick nobody has)"))?;
         c.say("nothing changed?")?;
         all_get(&mut [&mut a, &mut b], "<guest3> nothing changed?")
             .map_err(|e| format!("{e} (refusals go to the sender only and change nothing)"))?;
