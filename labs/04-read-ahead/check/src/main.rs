@@ -234,6 +234,58 @@ fn check_events(sub: &Submission, files: &[(&Path, &[u8], &str)]) -> Result<Stri
     ))
 }
 
+/// The FIFO of `hash_edge_sizes`: [`PIECES`] pieces of [`PIECE`] bytes, each written
+/// only once the program waits in read(), so each read returns one piece: fewer bytes
+/// than the block asked for, and not the end of the file.
+const PIECES: usize = 3;
+const PIECE: usize = 3000;
+
+/// A FIFO that gives less than a block per read: the hash must cover every piece.
+fn check_fifo_pieces(sub: &Submission, scratch: &Scratch) -> Result<String, String> {
+    let path = scratch.dir.join("pieces.fifo");
+    let _ = std::fs::remove_file(&path);
+    nix::unistd::mkfifo(&path, nix::sys::stat::Mode::from_bits_truncate(0o600))
+        .map_err(|e| format!("checker: mkfifo {}: {e}", path.display()))?;
+    let pace = fifo::Pace {
+        path: path.clone(),
+        data: noise(PIECES * PIECE, 8),
+        block_bytes: PIECE,
+        delay: Duration::ZERO,
+    };
+    let what = format!(
+        "--block 4 pieces.fifo (a FIFO giving {} bytes in {PIECES} pieces of {PIECE}, each once the program \
+         waits in read(), so each read returns {PIECE} of the 4096 bytes asked for, then the end)",
+        PIECES * PIECE
+    );
+    let mut running = run::Running::start(sub, &args(&["--block", "4", "--work-ms", "0"], &[&path]))?;
+    let served = fifo::serve(&mut running, &pace);
+    let limit =
+        running.started().elapsed() + if served.is_ok() { RUN_LIMIT } else { Duration::from_millis(500) };
+    let out = running.finish(limit);
+    let want = format!("{:016x}  {}", fnv1a(&pace.data), path.display());
+    if served.is_ok() && out.succeeded() && out.stdout.trim_end() == want {
+        return Ok(format!("a FIFO giving {PIECES} pieces of {PIECE} bytes, one per read: hash exact"));
+    }
+    let got = out.stdout.lines().next().unwrap_or_default();
+    if let Some(k) =
+        (1..PIECES).find(|k| got == format!("{:016x}  {}", fnv1a(&pace.data[..k * PIECE]), path.display()))
+    {
+        return Err(format!(
+            "{what}: it printed the hash of the first {} bytes only ({k} piece{}): it took a read that \
+             returned fewer bytes than asked for as the end of the file. Only a read of 0 bytes is the end",
+            k * PIECE,
+            if k == 1 { "" } else { "s" }
+        ));
+    }
+    if let Err(why) = served {
+        return Err(format!("{what}: {why} ({})", out.describe()));
+    }
+    if !out.succeeded() {
+        return Err(format!("{what}: {}", out.describe()));
+    }
+    Err(format!("{what}: expected stdout {want:?}, got {}", run::first_lines(&out.stdout, 3)))
+}
+
 /// The paced FIFO: the hash must be right and the wall time must show overlap.
 fn check_fifo(sub: &Submission, scratch: &Scratch) -> Result<String, String> {
     let path = scratch.dir.join("slow-device.fifo");
@@ -377,6 +429,7 @@ fn mark(sub: &Submission, marking: &mut Marking) -> Result<(), String> {
                 (&ragged, &ragged_data, "3 blocks and 1000 bytes"),
             ],
         )
+        .and_then(|files| Ok(format!("{files}; {}", check_fifo_pieces(sub, &scratch)?)))
     });
     marking.check("hash_large_file", 1, || {
         check_hashes(
