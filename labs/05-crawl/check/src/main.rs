@@ -136,6 +136,12 @@ fn some<'a>(items: impl IntoIterator<Item = &'a String>) -> String {
 
 /// Every line must be a distinct, real image URL of the web (and one this program
 /// could have seen); returns the set.
+/// `http://host:port` of an absolute URL.
+fn origin_of(url: &str) -> &str {
+    let rest = url.find("://").map_or(0, |i| i + 3);
+    url[rest..].find('/').map_or(url, |end| &url[..rest + end])
+}
+
 fn judge_lines(run: &Run) -> Result<BTreeSet<String>, String> {
     let lines = run.lines()?;
     let (_, _, images) = run.answer();
@@ -146,7 +152,11 @@ fn judge_lines(run: &Run) -> Result<BTreeSet<String>, String> {
             return Err(format!("{}: {shown} is listed twice", run.label()));
         }
         if !images.contains(line) {
-            let hint = if line.starts_with("http") {
+            let site = images.iter().next().map(|i| origin_of(i));
+            let hint = if line.starts_with("http://") && site.is_some_and(|site| origin_of(line) != site) {
+                "on another site: follow only links to the start page's own http://host:port \
+                 (`localhost` is another host name than `127.0.0.1`)"
+            } else if line.starts_with("http") {
                 "not an image reachable in this web (a relative src must be resolved against its page, \
                  and . and .. removed)"
             } else {
