@@ -295,6 +295,10 @@ fn refusals(submission: &Submission) -> Result<String, String> {
         b.say("/ban zed")?;
         b.expect("* /ban refused: you are not the operator")
             .map_err(|e| format!("{e} (guest2 is not the operator: that is checked before the nick)"))?;
+        b.say("/kick guest2")?;
+        b.expect("* /kick refused: you are not the operator").map_err(|e| {
+            format!("{e} (guest2 is not the operator: that is checked before whether the nick is its own)")
+        })?;
         a.say("/kick")?;
         a.expect("* usage: /kick NICK").map_err(|e| format!("{e} (the operator gave no NICK)"))?;
         a.say("/ban")?;
