@@ -85,12 +85,14 @@ for name in "${labs[@]}"; do
   if "$check" --starter >"$work/$name/starter.log" 2>&1; then failed+=("$name: the starter passed"); fi
   tail -n 1 "$work/$name/starter.log"
   log "=== $name: the solution must pass"
-  "$check" --solution | tail -n 1 || failed+=("$name: the solution failed")
+  report=$("$check" --solution 2>&1) || { grep '^FAIL' <<<"$report"; failed+=("$name: the solution failed"); }
+  tail -n 1 <<<"$report"
   if [ -f "$dir/solution/c/Makefile" ]; then
     log "=== $name: the C solution must pass"
     mkdir -p "$work/$name"
     if make -s -C "$dir/solution/c" OUT="$work/$name/c-solution"; then
-      "$check" -- "$work/$name/c-solution" | tail -n 1 || failed+=("$name: the C solution failed")
+      report=$("$check" -- "$work/$name/c-solution" 2>&1) || { grep '^FAIL' <<<"$report"; failed+=("$name: the C solution failed"); }
+      tail -n 1 <<<"$report"
     else
       failed+=("$name: the C solution did not build")
     fi

@@ -303,8 +303,12 @@ fn check_never_above(runs: &[Run]) -> Result<String, String> {
 /// ms (it parses the page first); one that waits for a whole batch waits for the
 /// batch's slowest page, and some pages take 0.4-0.6 s.
 const EMPTY_SLOT: Duration = Duration::from_millis(50);
-/// Answers that may go without a refill (slack for the very end of a crawl).
-const MAX_EMPTY_SLOTS: usize = 1;
+/// Answers that may go without a refill: one (slack for the very end of a crawl), and
+/// one in ten more (a correct crawler on a busy machine is sometimes not scheduled for
+/// 50 ms). A crawler that works in batches leaves half its answers or more unrefilled.
+fn max_empty_slots(answers: usize) -> usize {
+    1 + answers / 10
+}
 
 /// `replaces_at_once`: each page's answer is followed at once by the next request
 /// while pages are waiting. Judged by the server's record and the web's known links:
@@ -321,7 +325,7 @@ fn check_replaces(runs: &[&Run]) -> Result<String, String> {
             ));
         }
         let (with_work, empty, example) = unrefilled(r);
-        if empty > MAX_EMPTY_SLOTS {
+        if empty > max_empty_slots(with_work) {
             return Err(format!(
                 "{}: {empty} of the {with_work} answers that went out while other pages were waiting (linked from \
                  pages already delivered, not yet asked for) were not followed by a new request within {} ms \
