@@ -542,7 +542,13 @@ fn after_rude(server: &mut Server, what: &str, n: usize) -> Result<(), String> {
     fresh.send(line.as_bytes())?;
     fresh
         .expect(line.as_bytes(), deadline(ECHO_WAIT))
-        .map_err(|e| format!("after a client {what}: {e}: the server is wedged"))?;
+        .map_err(|e| {
+            if e.contains("the server closed the connection") || e.contains("the connection failed") {
+                format!("after a client {what}: {e}: the server cut off the new client (stale state from the one that left?)")
+            } else {
+                format!("after a client {what}: {e}: the server is wedged")
+            }
+        })?;
     fresh.close();
     Ok(())
 }
