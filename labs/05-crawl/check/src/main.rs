@@ -352,6 +352,7 @@ fn unrefilled(r: &Run) -> (usize, usize, Option<String>) {
     let mut starts: Vec<Instant> = r.served.iter().map(|s| s.started).collect();
     starts.sort();
     let Some(end) = starts.last().copied() else { return (0, 0, None) };
+    let ever_asked: BTreeSet<&str> = r.served.iter().map(|s| s.path.as_str()).collect();
     let (mut next, mut with_work, mut empty, mut example) = (0, 0, 0, None);
     // Answers with pages waiting so far: (when the slot was freed, when it was refilled).
     let mut open: Vec<(Instant, Option<Instant>)> = Vec::new();
@@ -366,7 +367,10 @@ fn unrefilled(r: &Run) -> (usize, usize, Option<String>) {
         }
         let asked: BTreeSet<&str> =
             r.served.iter().filter(|s| s.started <= a.finished).map(|s| s.path.as_str()).collect();
-        let waiting = known.iter().filter(|k| !asked.contains(k.as_str())).count();
+        // Only pages it did ask for later count as waiting: a page it never asks for
+        // (a link it misread) is all_images' business, not a slot left empty.
+        let waiting =
+            known.iter().filter(|k| !asked.contains(k.as_str()) && ever_asked.contains(k.as_str())).count();
         // Slots freed just before this one and not refilled yet claim waiting pages
         // first: with one page waiting and two slots free, one slot stays empty, rightly.
         let claimed = open
