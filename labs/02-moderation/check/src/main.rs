@@ -147,8 +147,16 @@ fn private_messages(submission: &Submission) -> Result<String, String> {
         c.say("done")?;
         all_get(&mut [&mut a, &mut b], "<guest3> done")
             .map_err(|e| format!("{e} (error lines go to the sender only)"))?;
+        // Nicks as they are now: a renamed sender, to a renamed recipient.
+        a.say("/nick ann")?;
+        all_get(&mut [&mut a, &mut b, &mut c], "* guest1 is now ann")?;
+        c.say("/nick cat")?;
+        all_get(&mut [&mut a, &mut b, &mut c], "* guest3 is now cat")?;
+        c.say("/msg ann meow")?;
+        a.expect("* private from cat: meow")
+            .map_err(|e| format!("{e} (SENDER is the sender's nick now, after its /nick)"))?;
         Ok("/msg reached its one recipient as `* private from SENDER: TEXT`; nobody else saw it; \
-            an unknown nick and a missing text got their error lines"
+            an unknown nick and a missing text got their error lines; renamed clients by their new nicks"
             .to_string())
     })();
     explain(&mut server, outcome)
