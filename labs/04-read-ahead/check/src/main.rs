@@ -378,7 +378,8 @@ fn judge_asks(gaps: &[Duration]) -> Result<String, String> {
 ///
 /// A program that reads in turn can never beat `in_turn`: every block costs the FIFO's
 /// full delay (the checker guarantees it) plus the full work. So the pass mark can sit
-/// well above the overlapped time, two thirds of the way up, leaving a correct program
+/// well above the overlapped time, nine tenths of the way up (2.91 s: a correct program
+/// on a machine running dozens of other jobs has taken 2.86 s), leaving a correct program
 /// room for a busy machine's scheduling delays. And since the work per block is longer
 /// than the delay, nothing honest beats `overlapped` (the first wait, then every
 /// block's work back to back): a run much faster than that skipped the work.
@@ -388,7 +389,7 @@ fn judge_time(took: Duration) -> Result<String, String> {
     let took = took.as_secs_f64();
     let in_turn = n * (d + w);
     let overlapped = d + n * w.max(d);
-    let bound = overlapped + (in_turn - overlapped) * 2.0 / 3.0;
+    let bound = overlapped + (in_turn - overlapped) * 0.9;
     let setting = format!(
         "{FIFO_BLOCKS} blocks of {FIFO_BLOCK_KIB} KiB; the FIFO answers each read {FIFO_DELAY_MS} ms after the program asks; {FIFO_WORK_MS} ms of work per block"
     );
