@@ -30,7 +30,12 @@ const LAB: Lab = Lab {
 /// The runs: (-t N, strips). Each gets its own picture from a seed chosen afresh for
 /// every marking (`lab_marking::marking::run_seed`), so a picture saved from an earlier
 /// marking is wrong.
-const RUNS: [(usize, usize); 3] = [(1, 8), (4, 16), (8, 16)];
+const RUNS: [(usize, usize); 4] = [(1, 8), (4, 16), (8, 16), (12, 16)];
+/// The runs whose refill timing is judged (`replaces_at_once`, `keeps_n_in_flight`):
+/// N up to 8. The run at N = 12 is there for the picture and for N in flight (a program
+/// that caps its transfers at 8 never reaches 12); with 12 in flight for 16 strips,
+/// correct programs on a busy machine refill too unevenly to be timed fairly.
+const TIMED_UP_TO: usize = 8;
 /// Picture size (the height is a multiple of every strip count above).
 const WIDTH: usize = 256;
 const HEIGHT: usize = 192;
@@ -248,7 +253,7 @@ fn check_reaches(runs: &[Run]) -> Result<String, String> {
 
 fn check_replaces(runs: &[Run]) -> Result<String, String> {
     let mut seen = Vec::new();
-    for r in runs.iter().filter(|r| r.n > 1) {
+    for r in runs.iter().filter(|r| r.n > 1 && r.n <= TIMED_UP_TO) {
         if r.peak < r.n {
             return Err(format!(
                 "{}: not judged, since the server never saw {} requests in flight at once (see in_flight_reaches_n)",
@@ -299,7 +304,7 @@ fn check_replaces(runs: &[Run]) -> Result<String, String> {
 /// another chance at a missing strip), judged by the server's record.
 fn check_keeps_n(runs: &[Run]) -> Result<String, String> {
     let mut seen = Vec::new();
-    for r in runs.iter().filter(|r| r.n > 1) {
+    for r in runs.iter().filter(|r| r.n > 1 && r.n <= TIMED_UP_TO) {
         if r.peak < r.n {
             return Err(format!(
                 "{}: not judged, since the server never saw {} requests in flight at once (see in_flight_reaches_n)",
