@@ -709,14 +709,7 @@ pub fn crowd(n: &Narrator, count: usize) -> Result<()> {
         "crowd_done",
         json!({"clients": count, "connected": report.connected, "served": report.served,
                "refused": report.refused, "got_message": report.got_message, "highest_fd": highest}),
-        format!(
-            "{} clients connected: {} served (highest fd {highest}), {} refused; {} of {} others got the broadcast line",
-            report.connected,
-            report.served,
-            report.refused,
-            report.got_message,
-            report.served.saturating_sub(1)
-        ),
+        report.summary(highest),
     );
     Ok(())
 }
