@@ -156,7 +156,7 @@ pub fn serve(room: &mut ChatRoom, n: &Narrator, setup: Setup, waits: &Waits) -> 
             if one.0 == signals.as_raw_fd() {
                 return stop(room, n, signals);
             }
-            happened.extend(dispatch(room, &interest, one, setup.trigger, &mut unfinished));
+            happened.extend(dispatch(room, interest, one, setup.trigger, &mut unfinished));
         }
         tell::happenings(n, &happened);
     }
