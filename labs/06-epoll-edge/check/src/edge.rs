@@ -7,7 +7,7 @@
 //! shows: bytes unread in the server's socket, connections unaccepted in its listen
 //! queue (/proc/net/tcp), and what the server is doing meanwhile (/proc/PID/syscall).
 
-use crate::kernel::{self, EPOLLET};
+use crate::kernel::{self, EPOLLET, EPOLLOUT};
 use lab_marking::echo::idle::watch_idle;
 use lab_marking::echo::peer::Peer;
 use lab_marking::echo::{deadline, ECHO_WAIT};
@@ -245,6 +245,13 @@ pub fn drains_writes(submission: &Submission) -> Result<String, String> {
     Err(stranded(&server, &client, &what, &data, got))
 }
 
+/// The event mask the socket with `inode` is registered with, in any of the server's
+/// epoll instances.
+fn registration(server: &Server, inode: u64) -> Option<u32> {
+    let (_, epolls) = kernel::fds(server.pid()).ok()?;
+    epolls.iter().find_map(|&epfd| kernel::interest_list(server.pid(), epfd).ok()?.get(&inode).copied())
+}
+
 /// The received bytes are the sent ones, in order.
 fn same_bytes(client: &Peer, data: &[u8]) -> Result<(), String> {
     let got = &client.unexpected()[..data.len().min(client.unexpected().len())];
@@ -270,6 +277,15 @@ fn stranded(server: &Server, client: &Peer, what: &str, data: &[u8], got: usize)
     let (doing, waiting) = doing(server);
     let quiet = format!("then nothing for {} s", STALL.as_secs());
     match end {
+        Some(end) if end.rx_queue > 0 && waiting && registration(server, end.inode).is_some_and(|e| e & EPOLLOUT == 0) => format!(
+            "{what}, {quiet}, while {} bytes sat unread in the server's socket (/proc/net/tcp) and the server \
+             {doing}, with nothing left to wake it: that socket is registered for {}, without EPOLLOUT, so \
+             once a write finds the client's socket full, no edge can say when there is room again. Register \
+             EPOLLOUT (for good, or with EPOLL_CTL_MOD when a write fails with EAGAIN); on its edge, write \
+             what is queued, then read on until EAGAIN (bytes already waiting bring no new EPOLLIN edge)",
+            end.rx_queue,
+            registration(server, end.inode).map_or_else(String::new, kernel::flag_names)
+        ),
         Some(end) if end.rx_queue > 0 => format!(
             "{what}, {quiet}, while {} bytes sat unread in the server's socket (/proc/net/tcp) and the server \
              {doing}{}",

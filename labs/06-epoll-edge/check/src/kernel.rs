@@ -8,6 +8,9 @@ use std::collections::HashMap;
 /// EPOLLET in an interest list entry's event mask (bit 31).
 pub const EPOLLET: u32 = 0x8000_0000;
 
+/// EPOLLOUT in an event mask.
+pub const EPOLLOUT: u32 = 0x004;
+
 /// One server fd: its number and the socket inode it points at, if a socket.
 #[derive(Debug, Clone)]
 pub struct Fd {
@@ -64,7 +67,7 @@ pub fn flag_names(events: u32) -> String {
     const NAMES: [(u32, &str); 10] = [
         (0x001, "EPOLLIN"),
         (0x002, "EPOLLPRI"),
-        (0x004, "EPOLLOUT"),
+        (EPOLLOUT, "EPOLLOUT"),
         (0x008, "EPOLLERR"),
         (0x010, "EPOLLHUP"),
         (0x2000, "EPOLLRDHUP"),
