@@ -108,7 +108,9 @@ fn a_level_triggered_server_is_failed_by_the_kernels_own_interest_list() {
     let et = detail(&checks, "edge-triggered");
     assert!(
         et.starts_with("the listening socket (fd ")
-            && et.contains("is registered with EPOLLIN|EPOLLERR|EPOLLHUP (0x19), without EPOLLET (0x80000000)"),
+            && et.contains(
+                "is registered with EPOLLIN|EPOLLERR|EPOLLHUP (0x19), without EPOLLET (0x80000000)"
+            ),
         "{et}"
     );
     assert!(detail(&checks, "one-thread").contains("asleep in epoll_wait()"), "{checks:#?}");
