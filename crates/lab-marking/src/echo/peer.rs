@@ -100,8 +100,9 @@ impl Peer {
 
     /// Sends `data` on a non-blocking socket, each write() taking what the socket
     /// takes, reading the echoes meanwhile if `reading`; stops when all is sent, when
-    /// no byte moved either way for `stall`, or at `limit`. Returns the bytes sent.
-    pub fn push(&mut self, data: &[u8], reading: bool, stall: Duration, limit: Duration) -> usize {
+    /// no byte moved either way for `stall`, or at `limit`. Returns the bytes sent, and
+    /// whether it stopped short because nothing moved for `stall`.
+    pub fn push(&mut self, data: &[u8], reading: bool, stall: Duration, limit: Duration) -> (usize, bool) {
         let _ = self.stream.set_nonblocking(true);
         let (started, mut moved) = (Instant::now(), Instant::now());
         let (mut sent, mut buf) = (0, vec![0u8; 64 * 1024]);
@@ -131,25 +132,24 @@ impl Peer {
             }
         }
         let _ = self.stream.set_nonblocking(false);
-        sent
+        (sent, sent < data.len() && moved.elapsed() >= stall)
     }
 
     /// Reads until `total` bytes beyond earlier expectations are held, or no byte came
-    /// for `stall`, or `limit` passes. Returns how many are held.
-    pub fn collect(&mut self, total: usize, stall: Duration, limit: Duration) -> usize {
+    /// for `stall`, or `limit` passes. Returns how many are held, and whether it stopped
+    /// short because none came for `stall`.
+    pub fn collect(&mut self, total: usize, stall: Duration, limit: Duration) -> (usize, bool) {
         let started = Instant::now();
         loop {
             let before = self.received.len();
-            let until = (Instant::now() + stall).min(started + limit);
+            let until = Instant::now() + stall;
             // One byte more than held: fill() returns after the first read that brings
             // any, and the stall is counted again from there.
-            self.fill(before + 1, until);
+            self.fill(before + 1, until.min(started + limit));
             let held = self.received.len() - self.seen;
-            if held >= total || self.received.len() == before || self.ended.is_some() {
-                return held;
-            }
-            if started.elapsed() >= limit {
-                return held;
+            let stalled = self.received.len() == before && Instant::now() >= until;
+            if held >= total || stalled || self.ended.is_some() || started.elapsed() >= limit {
+                return (held, held < total && stalled);
             }
         }
     }

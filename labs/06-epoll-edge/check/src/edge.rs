@@ -150,8 +150,8 @@ pub fn drains_reads(submission: &Submission) -> Result<String, String> {
     let mut server = Server::start(submission)?;
     let mut client = greeted("the client", &server)?;
     let data = pattern(BURST);
-    let sent = client.push(&data, true, STALL, Duration::from_secs(10));
-    let got = client.collect(sent, STALL, Duration::from_secs(10));
+    let (sent, send_stalled) = client.push(&data, true, STALL, Duration::from_secs(10));
+    let (got, stalled) = client.collect(sent, STALL, Duration::from_secs(10));
     server.alive()?;
     if got >= BURST {
         same_bytes(&client, &data)?;
@@ -159,12 +159,18 @@ pub fn drains_reads(submission: &Submission) -> Result<String, String> {
             "a burst of {BURST} bytes, sent in one go and nothing after it, came back byte for byte"
         ));
     }
-    let what = if sent < BURST {
-        format!("the client could send only {sent} of its {BURST}-byte burst (the server stopped taking it); {got} bytes came back")
-    } else {
-        format!("the client sent {BURST} bytes in one go and then nothing more; {got} came back")
+    let what = match (sent < BURST, send_stalled) {
+        (true, true) => format!(
+            "the client could send only {sent} of its {BURST}-byte burst (the server took no more for {} s); \
+             {got} bytes came back",
+            STALL.as_secs()
+        ),
+        (true, false) => {
+            format!("the client sent only {sent} of its {BURST}-byte burst in 10 s; {got} bytes came back")
+        }
+        _ => format!("the client sent {BURST} bytes in one go and then nothing more; {got} came back"),
     };
-    Err(stranded(&server, &client, &what, &data, got))
+    Err(stranded(&server, &client, &what, &data, got, stalled))
 }
 
 /// `drains-accept`: [`AT_ONCE`] clients connect together, none sending until all have
@@ -196,15 +202,15 @@ pub fn drains_accept(submission: &Submission) -> Result<String, String> {
             let queued = kernel::listener(port).map(|l| l.rx_queue).unwrap_or(0);
             let (doing, waiting) = doing(&server);
             let what = format!(
-                "in round {round}, {AT_ONCE} clients connected at once and then each sent a line; {} of them \
-                 got no echo within {} s",
+                "in round {round}, {AT_ONCE} clients connected one right after another, none sending until all \
+                 had, then each sent a line; {} of them did not get it back within {} s",
                 missing.len(),
                 ECHO_WAIT.as_secs()
             );
             return Err(if queued > 0 {
                 format!(
                     "{what}, and {queued} connection{} still waited in the listen queue, not accepted \
-                     (/proc/net/tcp), while the server {doing}{}",
+                     (/proc/net/tcp), while the server {doing}{}. First: {first}",
                     if queued == 1 { "" } else { "s" },
                     if waiting {
                         ". With EPOLLET the listener is reported once for all the connections that arrived \
@@ -231,10 +237,14 @@ pub fn drains_writes(submission: &Submission) -> Result<String, String> {
     let mut server = Server::start(submission)?;
     let mut client = greeted("the client", &server)?;
     let data = pattern(FLOOD);
-    let sent = client.push(&data, false, Duration::from_millis(300), Duration::from_secs(3));
-    let got = client.collect(sent, STALL, Duration::from_secs(15));
+    let (sent, stuck) = client.push(&data, false, Duration::from_millis(300), Duration::from_secs(3));
+    let (got, stalled) = client.collect(sent, STALL, Duration::from_secs(15));
     server.alive()?;
-    let how = if sent < FLOOD { "until the server took no more" } else { "(the server took it all)" };
+    let how = match (stuck, sent < FLOOD) {
+        (true, _) => "until the server took no more",
+        (false, true) => "for 3 s (the server was still taking more)",
+        (false, false) => "(the server took it all)",
+    };
     if got >= sent {
         same_bytes(&client, &data[..sent])?;
         return Ok(format!(
@@ -242,7 +252,7 @@ pub fn drains_writes(submission: &Submission) -> Result<String, String> {
         ));
     }
     let what = format!("the client sent {sent} bytes without reading {how}, then only read; {got} came back");
-    Err(stranded(&server, &client, &what, &data, got))
+    Err(stranded(&server, &client, &what, &data, got, stalled))
 }
 
 /// The event mask the socket with `inode` is registered with, in any of the server's
@@ -266,7 +276,7 @@ fn same_bytes(client: &Peer, data: &[u8]) -> Result<(), String> {
 
 /// Why a client got only part of its echo, from where the bytes are: unread in the
 /// server's socket, or read and not written back.
-fn stranded(server: &Server, client: &Peer, what: &str, data: &[u8], got: usize) -> String {
+fn stranded(server: &Server, client: &Peer, what: &str, data: &[u8], got: usize, stalled: bool) -> String {
     if let Some(how) = client.ended() {
         return format!("{what}, then {how}");
     }
@@ -275,11 +285,15 @@ fn stranded(server: &Server, client: &Peer, what: &str, data: &[u8], got: usize)
     }
     let end = kernel::server_end(server.addr.port(), client.local_port());
     let (doing, waiting) = doing(server);
-    let quiet = format!("then nothing for {} s", STALL.as_secs());
+    let quiet = if stalled {
+        format!("then nothing for {} s", STALL.as_secs())
+    } else {
+        "then the time was up (the echo still trickling in)".to_string()
+    };
     match end {
         Some(end) if end.rx_queue > 0 && waiting && registration(server, end.inode).is_some_and(|e| e & EPOLLOUT == 0) => format!(
             "{what}, {quiet}, while {} bytes sat unread in the server's socket (/proc/net/tcp) and the server \
-             {doing}, with nothing left to wake it: that socket is registered for {}, without EPOLLOUT, so \
+             {doing}: that socket is registered for {}, without EPOLLOUT, so \
              once a write finds the client's socket full, no edge can say when there is room again. Register \
              EPOLLOUT (for good, or with EPOLL_CTL_MOD when a write fails with EAGAIN); on its edge, write \
              what is queued, then read on until EAGAIN (bytes already waiting bring no new EPOLLIN edge)",
@@ -291,7 +305,7 @@ fn stranded(server: &Server, client: &Peer, what: &str, data: &[u8], got: usize)
              {doing}{}",
             end.rx_queue,
             if waiting {
-                ", with nothing left to wake it. With EPOLLET, epoll reports a socket when new bytes arrive, \
+                ". With EPOLLET, epoll reports a socket when new bytes arrive, \
                  not while bytes are left: read until read() fails with EAGAIN. (A server that stops reading \
                  while its echo waits must, once EPOLLOUT's edge lets it write, go on reading: bytes already \
                  there bring no new edge)"
