@@ -138,8 +138,8 @@ pub fn edge_triggered(submission: &Submission) -> Result<String, String> {
     Ok(format!(
         "epoll fd {} holds the listener ({}) and the {} clients' sockets ({}), all with EPOLLET",
         epolls_shown.join(", "),
-        clients.len(),
         masks.join(""),
+        clients.len(),
         clients_masks.join(" / ")
     ))
 }
@@ -227,7 +227,9 @@ pub fn drains_accept(submission: &Submission) -> Result<String, String> {
             client.close();
         }
     }
-    Ok(format!("{ROUNDS} rounds of {AT_ONCE} clients connecting at once: every one accepted and echoed"))
+    Ok(format!(
+        "{ROUNDS} rounds of {AT_ONCE} clients connecting in a quick burst: every one accepted and echoed"
+    ))
 }
 
 /// `drains-writes`: a client sends without reading until the server takes no more

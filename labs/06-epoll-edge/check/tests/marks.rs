@@ -114,6 +114,7 @@ fn a_level_triggered_server_is_failed_by_the_kernels_own_interest_list() {
         "{et}"
     );
     assert!(detail(&checks, "one-thread").contains("asleep in epoll_wait()"), "{checks:#?}");
+    assert!(detail(&checks, "drains-accept").starts_with("10 rounds of 6 clients"), "{checks:#?}");
 }
 
 #[test]
