@@ -329,9 +329,14 @@ picture curl-select curl-select --axis linear
 picture aio-poll-loop-overlap aio-poll-loop --only run=overlap --axis-ms 1700
 picture aio-poll-loop-baseline aio-poll-loop --only run=baseline --axis-ms 1700
 picture aio-poll-loop-suspend aio-poll-loop-suspend --axis linear
+picture aio-poll-loop-files aio-poll-loop-files --axis linear
 picture aio-callback aio-callback --axis linear
 picture aio-callback-signal aio-callback-signal --axis linear
 picture aio-cancel aio-cancel --axis cut
+# Beyond the notes. The epoll and tokio chat servers are as busy-then-quiet as the others.
+picture epoll epoll --axis cut
+picture epoll-et-bug epoll-et-bug --axis cut
+picture tokio-chat tokio-chat --axis cut
 
 # Beyond the notes: curl's socket interface on epoll, and io_uring.
 capture curl-socket curl-socket set
@@ -341,8 +346,11 @@ capture_trace trace-curl-socket curl-socket 'epoll_wait|epoll_ctl|timerfd_settim
 capture io-uring io-uring set
 require io-uring 'first data came back in the order 2, 4, 3, 1' 'EALREADY' 'ETIME'
 capture_trace trace-io-uring io-uring 'io_uring_setup|io_uring_enter|clone3' 12
+picture curl-socket curl-socket --axis linear
+# Four parts, with quiet seconds between them (a 64 MiB read, the baseline): cut.
+picture io-uring io-uring --axis cut
 
 # The evidence programs.
-capture_evidence
+$only_pictures || capture_evidence
 
 echo "done: $(ls "$out" | wc -l) files in $out" >&2
