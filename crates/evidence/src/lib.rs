@@ -83,6 +83,12 @@ pub const PROGRAMS: &[Program] = &[
         chapter: "05-poll.md",
     },
     Program {
+        name: "poll-hup-spin",
+        kind: Kind::C { curl: false, libs: &[] },
+        claim: "POLLHUP and POLLNVAL come unasked and stay: a loop that acts on POLLIN only spins",
+        chapter: "notes-simplify.md",
+    },
+    Program {
         name: "curl-wait-vs-poll",
         kind: Kind::C { curl: true, libs: PTHREAD },
         claim: "curl_multi_wait returns at once with no socket; curl_multi_poll waits, and curl_multi_wakeup ends it",
@@ -111,6 +117,18 @@ pub const PROGRAMS: &[Program] = &[
         kind: Kind::C { curl: false, libs: AIO },
         claim: "O_APPEND makes aio_write ignore aio_offset, but aio_read still reads from it",
         chapter: "08-aio-poll-loop.md",
+    },
+    Program {
+        name: "aio-reqprio",
+        kind: Kind::C { curl: false, libs: AIO },
+        claim: "aio_reqprio outside 0..AIO_PRIO_DELTA_MAX makes aio_read fail with EINVAL",
+        chapter: "notes-simplify.md",
+    },
+    Program {
+        name: "aio-return-frees",
+        kind: Kind::C { curl: false, libs: AIO },
+        claim: "glibc's aio_return only reads the result: it frees nothing, asked twice it answers twice",
+        chapter: "notes-simplify.md",
     },
     Program {
         name: "kernel-aio",

@@ -245,3 +245,35 @@ fn aio_append() {
     assert_eq!(line(&out, "aio_read(aio_offset=4"), "aio_read(aio_offset=4, 3 bytes) -> 3: \"456\"");
     assert!(line(&out, "aio_write(aio_offset=0").ends_with("the file now holds \"0123456789AB\""), "{out}");
 }
+
+#[test]
+fn poll_hup_spin() {
+    let Some(out) = output_of("poll-hup-spin") else { return };
+    assert_eq!(
+        line(&out, "pipe, writer closed, events=POLLIN:"),
+        "pipe, writer closed, events=POLLIN: revents=POLLHUP"
+    );
+    let spin = line(&out, "a loop acting on POLLIN only:");
+    assert!(number_after(spin, "only:") > 100.0, "poll did not return at once: {out}");
+    assert!(spin.ends_with(" 0 with POLLIN"), "{out}");
+    assert!(line(&out, "same pipe, events=0:").ends_with("revents=POLLHUP"), "{out}");
+    assert!(line(&out, "closed fd").contains("revents=POLLNVAL;"), "{out}");
+}
+
+#[test]
+fn aio_reqprio() {
+    let Some(out) = output_of("aio-reqprio") else { return };
+    assert_eq!(line(&out, "AIO_PRIO_DELTA_MAX ="), "AIO_PRIO_DELTA_MAX = 20");
+    assert!(line(&out, "aio_reqprio = 21").ends_with("aio_read -1 EINVAL"), "{out}");
+    assert!(line(&out, "aio_reqprio = -1").ends_with("aio_read -1 EINVAL"), "{out}");
+    assert!(line(&out, "aio_reqprio = 0 ").contains("the read completed"), "{out}");
+}
+
+#[test]
+fn aio_return_frees_nothing() {
+    let Some(out) = output_of("aio-return-frees") else { return };
+    assert_eq!(line(&out, "one read:"), "one read: aio_error -> 0, aio_return -> 10, aio_return again -> 10");
+    let rss = line(&out, "20000 reads never collected");
+    let (warm, all) = (number_after(rss, "peak RSS"), number_after(rss, "KiB after 1000,"));
+    assert!(all - warm < 512.0, "{out}");
+}
