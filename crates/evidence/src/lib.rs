@@ -101,6 +101,12 @@ pub const PROGRAMS: &[Program] = &[
         chapter: "06-curl-multi.md",
     },
     Program {
+        name: "curl-fdset-order",
+        kind: Kind::C { curl: true, libs: PTHREAD },
+        claim: "curl_multi_fdset before curl_multi_perform hands select stale sets: EBADF on a socket curl closed",
+        chapter: "notes-simplify.md",
+    },
+    Program {
         name: "curl-response-code",
         kind: Kind::C { curl: true, libs: PTHREAD },
         claim: "CURLINFO_RESPONSE_CODE writes a long: given an int, it overwrites the 4 bytes after it",

@@ -277,3 +277,11 @@ fn aio_return_frees_nothing() {
     let (warm, all) = (number_after(rss, "peak RSS"), number_after(rss, "KiB after 1000,"));
     assert!(all - warm < 512.0, "{out}");
 }
+
+#[test]
+fn curl_fdset_order() {
+    let Some(out) = output_of("curl-fdset-order") else { return };
+    assert!(line(&out, "select #").contains("-> -1 EBADF, with 1 transfer(s) still running"), "{out}");
+    assert!(line(&out, "holds: fdset after perform").ends_with("both transfers finish"), "{out}");
+    assert!(out.contains("2 transfer(s) finished, select failed: never"), "{out}");
+}
