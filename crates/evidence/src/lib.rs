@@ -107,6 +107,12 @@ pub const PROGRAMS: &[Program] = &[
         chapter: "notes-simplify.md",
     },
     Program {
+        name: "curl-perform-on-timeout",
+        kind: Kind::C { curl: true, libs: PTHREAD },
+        claim: "curl's timers run only inside curl_multi_perform: perform after a select that returned 0 too",
+        chapter: "notes-simplify.md",
+    },
+    Program {
         name: "curl-response-code",
         kind: Kind::C { curl: true, libs: PTHREAD },
         claim: "CURLINFO_RESPONSE_CODE writes a long: given an int, it overwrites the 4 bytes after it",

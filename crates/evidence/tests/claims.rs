@@ -285,3 +285,13 @@ fn curl_fdset_order() {
     assert!(line(&out, "holds: fdset after perform").ends_with("both transfers finish"), "{out}");
     assert!(out.contains("2 transfer(s) finished, select failed: never"), "{out}");
 }
+
+#[test]
+fn curl_perform_on_timeout() {
+    let Some(out) = output_of("curl-perform-on-timeout") else { return };
+    let late = line(&out, "perform only when select > 0:");
+    assert!(number_after(late, "ended after") >= 1400.0, "{out}");
+    let on_time = line(&out, "perform after every select:");
+    assert!(number_after(on_time, "ended after") < 1000.0, "{out}");
+    assert!(on_time.ends_with("Timeout was reached"), "{out}");
+}
