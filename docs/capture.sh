@@ -27,6 +27,12 @@ redraw=false
 # --redraw: the pictures again from the runs kept in captured/*.jsonl (after a change
 # to the timeline crate); nothing is run.
 [ "${1:-}" = --redraw ] && only_pictures=true && redraw=true
+# --only PREFIX: only the captures, excerpts, traces and pictures whose file name starts
+# with PREFIX (`docs/capture.sh --only curl-`), for one chapter after a change to its demo.
+only=""
+[ "${1:-}" = --only ] && only="${2:?--only needs a file name prefix}"
+# True when FILE is outside the --only selection.
+skipped() { [ -n "$only" ] && [ "${1#"$only"}" = "$1" ]; }
 pictures=docs/src/pictures
 mkdir -p "$out" "$pictures"
 # The --json runs of this capture, until a picture keeps them (see picture below).
@@ -74,6 +80,7 @@ cargo build -q "${build[@]}"
 # must appear).
 capture() {
   local file=$1 demo=$2 compare=$3
+  skipped "$file" && return 0
   shift 3
   if ! present "$demo"; then
     echo "skip $file: $demo is not in the workspace" >&2
@@ -128,6 +135,7 @@ capture() {
 # stderr, in order) and its exit status.
 capture_error() {
   local file=$1 demo=$2
+  skipped "$file" && return 0
   shift 2
   present "$demo" || { echo "skip $file: $demo is not in the workspace" >&2; return; }
   $only_pictures && return
@@ -146,6 +154,7 @@ capture_error() {
 # identical lines folded into one "(N more like this)" line.
 capture_trace() {
   local file=$1 demo=$2 pattern=$3 max=$4
+  skipped "$file" && return 0
   shift 4
   present "$demo" || { echo "skip $file: $demo is not in the workspace" >&2; return; }
   $only_pictures && return
@@ -178,6 +187,7 @@ capture_trace() {
 # that run against the .events record, so a picture of another run fails `cargo test`.
 picture() {
   local name=$1 from=$2
+  skipped "$name" && return 0
   shift 2
   if $redraw; then
     [ -f "$out/$from.jsonl" ] || { echo "skip picture $name: no captured/$from.jsonl" >&2; return; }
@@ -199,6 +209,7 @@ picture() {
 # first line matching PATTERN, into captured/FILE.txt (for a short example in prose).
 excerpt() {
   local file=$1 from=$2 pattern=$3 lines=$4
+  skipped "$file" && return 0
   $only_pictures && return
   [ -f "$out/$from.txt" ] || return 0
   grep -m1 -A"$((lines - 1))" -E "$pattern" "$out/$from.txt" >"$out/$file.txt" || {
@@ -211,6 +222,7 @@ excerpt() {
 # fail (rather than publish a capture that does not show them) when one is missing.
 require() {
   local file=$1
+  skipped "$file" && return 0
   shift
   [ -f "$out/$file.txt" ] || return 0
   for pattern in "$@"; do
@@ -351,6 +363,6 @@ picture curl-socket curl-socket --axis linear
 picture io-uring io-uring --axis cut
 
 # The evidence programs.
-$only_pictures || capture_evidence
+$only_pictures || [ -n "$only" ] || capture_evidence
 
 echo "done: $(ls "$out" | wc -l) files in $out" >&2
