@@ -295,3 +295,16 @@ fn curl_perform_on_timeout() {
     assert!(number_after(on_time, "ended after") < 1000.0, "{out}");
     assert!(on_time.ends_with("Timeout was reached"), "{out}");
 }
+
+/// `just evidence` lists PROGRAMS; every one of them is run by a test in this file.
+#[test]
+fn every_program_has_a_test_here() {
+    let source = include_str!("claims.rs");
+    for p in PROGRAMS {
+        assert!(
+            source.contains(&format!("output_of(\"{}\")", p.name)),
+            "{} is run by no test in claims.rs",
+            p.name
+        );
+    }
+}
