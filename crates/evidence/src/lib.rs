@@ -41,6 +41,12 @@ pub const PROGRAMS: &[Program] = &[
         chapter: "01-reads.md",
     },
     Program {
+        name: "notes-typos",
+        kind: Kind::C { curl: false, libs: &[] },
+        claim: "the notes' `#include aio.h` and their FD_ISSET tests do not compile as printed",
+        chapter: "notes-simplify.md",
+    },
+    Program {
         name: "select-rewrites",
         kind: Kind::C { curl: false, libs: PTHREAD },
         claim: "select rewrites its timeout and sets, counts an fd once per set, and exceptfds means out-of-band data",

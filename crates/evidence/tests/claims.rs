@@ -296,6 +296,15 @@ fn curl_perform_on_timeout() {
     assert!(on_time.ends_with("Timeout was reached"), "{out}");
 }
 
+#[test]
+fn notes_typos() {
+    let Some(out) = output_of("notes-typos") else { return };
+    assert!(line(&out, "#include aio.h ").contains("cc fails: error: #include expects"), "{out}");
+    assert!(line(&out, "#include <aio.h> ").ends_with("cc accepts"), "{out}");
+    assert!(line(&out, "if ( FD_ISSET( fd, &s ) { ").contains("cc fails: error: expected ')'"), "{out}");
+    assert!(line(&out, "if ( FD_ISSET( fd, &s ) ) {").ends_with("cc accepts"), "{out}");
+}
+
 /// `just evidence` lists PROGRAMS; every one of them is run by a test in this file.
 #[test]
 fn every_program_has_a_test_here() {
