@@ -12,7 +12,9 @@
 #
 # `docs/capture.sh --pictures` redraws only the pictures: new --json runs of the
 # recorded commands, leaving the captured text and records as they are;
-# `--redraw` draws them again from the kept runs, running nothing.
+# `--redraw` draws them again from the kept runs, running nothing;
+# `--only PREFIX` captures (and draws) only the files whose names start with PREFIX,
+# such as one chapter's after a change to its demo: `docs/capture.sh --only epoll`.
 #
 # Demos not in the workspace yet are skipped (their chapters are stubs). Traces need
 # strace; without it they are skipped and the old trace files kept.
