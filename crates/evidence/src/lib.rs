@@ -113,7 +113,7 @@ pub const PROGRAMS: &[Program] = &[
         chapter: "notes-simplify.md",
     },
     Program {
-        name: "curl-perform-on-timeout",
+        name: "curl-timer-perform",
         kind: Kind::C { curl: true, libs: PTHREAD },
         claim: "curl's timers run only inside curl_multi_perform: perform after a select that returned 0 too",
         chapter: "notes-simplify.md",

@@ -287,8 +287,8 @@ fn curl_fdset_order() {
 }
 
 #[test]
-fn curl_perform_on_timeout() {
-    let Some(out) = output_of("curl-perform-on-timeout") else { return };
+fn curl_timer_perform() {
+    let Some(out) = output_of("curl-timer-perform") else { return };
     let late = line(&out, "perform only when select > 0:");
     assert!(number_after(late, "ended after") >= 1400.0, "{out}");
     let on_time = line(&out, "perform after every select:");

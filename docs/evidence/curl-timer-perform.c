@@ -6,7 +6,7 @@
  * keep it forever). Performing after every select, ready or not, ends it at 300 ms.
  * Notes: "Asynchronous +curl + select()" -> "6. read info" ("When we wake up, it is because
  * something happened").
- * Run: just evidence curl-perform-on-timeout */
+ * Run: just evidence curl-timer-perform */
 #include "http.h"
 #include <curl/curl.h>
 #include <sys/select.h>
