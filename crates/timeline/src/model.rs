@@ -1084,6 +1084,53 @@ mod tests {
     }
 
     #[test]
+    fn a_socket_curl_names_before_its_transfer_does_joins_the_transfer_lane() {
+        let tl = build_from(concat!(
+            "{\"t_ms\":0,\"event\":\"multi_init\",\"epoll_fd\":9,\"timer_fd\":11}\n",
+            "{\"t_ms\":1,\"event\":\"transfer_started\",\"how\":\"multi\",\"id\":1,\"label\":\"/delay/600\"}\n",
+            "{\"t_ms\":2,\"event\":\"timer_callback\",\"timeout_ms\":0.0}\n",
+            "{\"t_ms\":3,\"event\":\"socket_callback\",\"epoll_ctl\":\"ADD\",\"fd\":7,\"label\":null,\"want\":\"in\"}\n",
+            "{\"t_ms\":4,\"event\":\"socket_callback\",\"epoll_ctl\":\"ADD\",\"fd\":12,\"label\":\"/delay/600\",\"want\":\"out\"}\n",
+            "{\"t_ms\":5,\"event\":\"socket_opened\",\"fd\":12,\"id\":1,\"label\":\"/delay/600\"}\n",
+            "{\"t_ms\":9,\"event\":\"epoll_wait\",\"events\":[{\"events\":\"OUT\",\"fd\":12},{\"events\":\"IN\",\"fd\":\"timer\"}],\"ready\":2,\"waited_ms\":4.0}\n",
+        ));
+        assert_eq!(
+            labels(&tl),
+            ["main thread", "/delay/600 (#1)", "curl's timer (timerfd 11)", "curl-internal (fd 7)"]
+        );
+        let ready: Vec<(usize, &str)> = tl
+            .marks
+            .iter()
+            .filter(|m| m.kind == MarkKind::Ready)
+            .map(|m| (m.lane, m.note.as_str()))
+            .collect();
+        assert_eq!(ready, [(1, "out"), (2, "in")]);
+        assert_eq!(
+            tl.spans.iter().map(|s| (s.start, s.end, s.call.as_str())).collect::<Vec<_>>(),
+            [(5.0, 9.0, "epoll_wait")]
+        );
+    }
+
+    #[test]
+    fn tokio_main_task_waits_on_while_client_tasks_run() {
+        let tl = build_from(concat!(
+            "{\"t_ms\":0,\"event\":\"accepted\",\"fd\":14,\"nick\":\"guest1\"}\n",
+            "{\"t_ms\":1,\"event\":\"wait\",\"call\":\"tokio\"}\n",
+            "{\"t_ms\":2,\"event\":\"task_poll\",\"future\":\"read(fd 14)\",\"result\":\"Ready\",\"task\":\"guest1\"}\n",
+            "{\"t_ms\":3,\"event\":\"read\",\"fd\":14,\"nick\":\"guest1\",\"bytes\":5}\n",
+            "{\"t_ms\":4,\"event\":\"left\",\"fd\":14,\"nick\":\"guest1\"}\n",
+            "{\"t_ms\":5,\"event\":\"task_poll\",\"future\":\"recv(queue of fd 14)\",\"result\":\"Pending\",\"task\":\"guest1\"}\n",
+            "{\"t_ms\":9,\"event\":\"still_waiting\",\"call\":\"tokio\"}\n",
+        ));
+        assert_eq!(labels(&tl), ["main task", "guest1 (fd 14)"]);
+        assert_eq!(
+            tl.spans.iter().map(|s| (s.start, s.end, s.call.as_str())).collect::<Vec<_>>(),
+            [(1.0, 9.0, "select!")]
+        );
+        assert_eq!(tl.marks.iter().filter(|m| m.lane == 1).count(), 5, "every client event on its lane");
+    }
+
+    #[test]
     fn requests_and_threads_get_their_own_lanes() {
         let tl = build_from(concat!(
             "{\"t_ms\":0,\"event\":\"main_thread\",\"tid\":10}\n",
