@@ -35,6 +35,12 @@ const AIO: &[&str] = &["-lrt", "-lpthread"];
 /// Every evidence program, in the order the notes reach their topics.
 pub const PROGRAMS: &[Program] = &[
     Program {
+        name: "setfl-clears",
+        kind: Kind::C { curl: false, libs: &[] },
+        claim: "F_SETFL replaces the status flags: O_NONBLOCK alone turns O_APPEND off",
+        chapter: "notes-simplify.md",
+    },
+    Program {
         name: "short-io",
         kind: Kind::C { curl: false, libs: &[] },
         claim: "read and write may move fewer bytes than asked; a byte stream keeps no message boundaries",

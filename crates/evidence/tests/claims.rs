@@ -305,6 +305,13 @@ fn notes_typos() {
     assert!(line(&out, "if ( FD_ISSET( fd, &s ) ) {").ends_with("cc accepts"), "{out}");
 }
 
+#[test]
+fn setfl_clears() {
+    let Some(out) = output_of("setfl-clears") else { return };
+    assert!(line(&out, "fcntl(fd, F_SETFL, O_NONBLOCK):").ends_with("O_APPEND off, O_NONBLOCK on"), "{out}");
+    assert!(line(&out, "O_APPEND again").ends_with("O_APPEND on , O_NONBLOCK on"), "{out}");
+}
+
 /// `just evidence` lists PROGRAMS; every one of them is run by a test in this file.
 #[test]
 fn every_program_has_a_test_here() {
