@@ -265,8 +265,11 @@ fn select_gets_one_lane_per_fd_its_events_name() {
     let svg = read_svg(&stdout);
     let labels = lane_labels(&svg);
     for (fd, _) in &fds {
+        // A number the kernel handed out again (a client left, the next one came) is
+        // one lane per holder.
+        let holders = fds.iter().filter(|(other, _)| other == fd).count();
         let lanes = labels.iter().filter(|l| l.ends_with(&format!("(fd {fd})"))).count();
-        assert_eq!(lanes, 1, "fd {fd} in {labels:?}");
+        assert_eq!(lanes, holders, "fd {fd} in {labels:?}");
     }
     // Clients are named by their nick at the end of the run (guest1 became ann).
     assert!(labels.iter().any(|l| l.starts_with("ann (fd ")), "{labels:?}");
