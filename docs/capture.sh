@@ -12,7 +12,9 @@
 #
 # `docs/capture.sh --pictures` redraws only the pictures: new --json runs of the
 # recorded commands, leaving the captured text and records as they are;
-# `--redraw` draws them again from the kept runs, running nothing.
+# `--redraw` draws them again from the kept runs, running nothing;
+# `--only PREFIX` captures (and draws) only the files whose names start with PREFIX,
+# such as one chapter's after a change to its demo: `docs/capture.sh --only epoll`.
 #
 # Demos not in the workspace yet are skipped (their chapters are stubs). Traces need
 # strace; without it they are skipped and the old trace files kept.
@@ -27,6 +29,12 @@ redraw=false
 # --redraw: the pictures again from the runs kept in captured/*.jsonl (after a change
 # to the timeline crate); nothing is run.
 [ "${1:-}" = --redraw ] && only_pictures=true && redraw=true
+# --only PREFIX: only the captures, excerpts, traces and pictures whose file name starts
+# with PREFIX (`docs/capture.sh --only curl-`), for one chapter after a change to its demo.
+only=""
+[ "${1:-}" = --only ] && only="${2:?--only needs a file name prefix}"
+# True when FILE is outside the --only selection.
+skipped() { [ -n "$only" ] && [ "${1#"$only"}" = "$1" ]; }
 pictures=docs/src/pictures
 mkdir -p "$out" "$pictures"
 # The --json runs of this capture, until a picture keeps them (see picture below).
@@ -74,6 +82,7 @@ cargo build -q "${build[@]}"
 # must appear).
 capture() {
   local file=$1 demo=$2 compare=$3
+  skipped "$file" && return 0
   shift 3
   if ! present "$demo"; then
     echo "skip $file: $demo is not in the workspace" >&2
@@ -128,6 +137,7 @@ capture() {
 # stderr, in order) and its exit status.
 capture_error() {
   local file=$1 demo=$2
+  skipped "$file" && return 0
   shift 2
   present "$demo" || { echo "skip $file: $demo is not in the workspace" >&2; return; }
   $only_pictures && return
@@ -146,6 +156,7 @@ capture_error() {
 # identical lines folded into one "(N more like this)" line.
 capture_trace() {
   local file=$1 demo=$2 pattern=$3 max=$4
+  skipped "$file" && return 0
   shift 4
   present "$demo" || { echo "skip $file: $demo is not in the workspace" >&2; return; }
   $only_pictures && return
@@ -178,6 +189,7 @@ capture_trace() {
 # that run against the .events record, so a picture of another run fails `cargo test`.
 picture() {
   local name=$1 from=$2
+  skipped "$name" && return 0
   shift 2
   if $redraw; then
     [ -f "$out/$from.jsonl" ] || { echo "skip picture $name: no captured/$from.jsonl" >&2; return; }
@@ -199,6 +211,7 @@ picture() {
 # first line matching PATTERN, into captured/FILE.txt (for a short example in prose).
 excerpt() {
   local file=$1 from=$2 pattern=$3 lines=$4
+  skipped "$file" && return 0
   $only_pictures && return
   [ -f "$out/$from.txt" ] || return 0
   grep -m1 -A"$((lines - 1))" -E "$pattern" "$out/$from.txt" >"$out/$file.txt" || {
@@ -211,6 +224,7 @@ excerpt() {
 # fail (rather than publish a capture that does not show them) when one is missing.
 require() {
   local file=$1
+  skipped "$file" && return 0
   shift
   [ -f "$out/$file.txt" ] || return 0
   for pattern in "$@"; do
@@ -329,9 +343,14 @@ picture curl-select curl-select --axis linear
 picture aio-poll-loop-overlap aio-poll-loop --only run=overlap --axis-ms 1700
 picture aio-poll-loop-baseline aio-poll-loop --only run=baseline --axis-ms 1700
 picture aio-poll-loop-suspend aio-poll-loop-suspend --axis linear
+picture aio-poll-loop-files aio-poll-loop-files --axis linear
 picture aio-callback aio-callback --axis linear
 picture aio-callback-signal aio-callback-signal --axis linear
 picture aio-cancel aio-cancel --axis cut
+# Beyond the notes. The epoll and tokio chat servers are as busy-then-quiet as the others.
+picture epoll epoll --axis cut
+picture epoll-et-bug epoll-et-bug --axis cut
+picture tokio-chat tokio-chat --axis cut
 
 # Beyond the notes: curl's socket interface on epoll, and io_uring.
 capture curl-socket curl-socket set
@@ -341,8 +360,11 @@ capture_trace trace-curl-socket curl-socket 'epoll_wait|epoll_ctl|timerfd_settim
 capture io-uring io-uring set
 require io-uring 'first data came back in the order 2, 4, 3, 1' 'EALREADY' 'ETIME'
 capture_trace trace-io-uring io-uring 'io_uring_setup|io_uring_enter|clone3' 12
+picture curl-socket curl-socket --axis linear
+# Four parts, with quiet seconds between them (a 64 MiB read, the baseline): cut.
+picture io-uring io-uring --axis cut
 
 # The evidence programs.
-capture_evidence
+$only_pictures || [ -n "$only" ] || capture_evidence
 
 echo "done: $(ls "$out" | wc -l) files in $out" >&2

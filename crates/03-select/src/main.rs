@@ -24,12 +24,13 @@ use std::net::SocketAddr;
 #[derive(Parser, Debug)]
 #[command(
     name = "select",
+    version,
     about = "The notes' chat server on select(): fd sets rebuilt every loop, the timeout branch, FD_SETSIZE.",
     long_about = "The notes' chat server on select(). One thread serves every client: it builds a read set \
                   (listeners, clients) and a write set (clients with queued output), sleeps in select() until \
                   something is ready or the timeout passes, then handles only what is ready. With no \
                   arguments it runs a scripted chat over real TCP and checks what every client received.",
-    after_help = "Examples:\n  select\n      the scripted chat, narrated (exits 0 when every client got exactly its lines)\n  select --listen 127.0.0.1:7000\n      a real server; then, in two other terminals: nc 127.0.0.1 7000\n  select --clients 2000\n      2000 clients at once: fds from 1024 up are refused (try it with poll)"
+    after_help = "Examples:\n  select\n      the scripted chat, narrated (exits 0 when every client got exactly its lines)\n  select --listen 127.0.0.1:7000\n      a real server; then, in two other terminals: nc 127.0.0.1 7000\n  select --clients 2000\n      2000 clients at once: fds from 1024 up are refused (try it with poll)\n\nExit status: 0 when the run completed (the scripted chat: every client got exactly its lines; --clients: the crowd was served, and clients refused for lack of room are counted, not failures); 1 when a check or a call failed (the error line names it and the errno); 2 for bad usage. --listen serves until SIGINT or SIGTERM ends the process; this server does not catch them, so after Ctrl-C the shell reports 130 (pselect catches them and exits 0)."
 )]
 struct Cli {
     #[command(flatten)]

@@ -9,6 +9,7 @@
 use crate::interest::Trigger;
 use common::chat::tell;
 use common::chat::{json, ChatRoom, StopRule};
+use common::narrate::plural;
 use common::{Context, Error, Narrator, Result};
 use offline::chat_clients::{run_crowd, CrowdReport};
 use std::net::SocketAddr;
@@ -49,7 +50,8 @@ pub fn crowd(n: &Narrator, count: usize, trigger: Trigger) -> Result<()> {
         json!({"wanted": count as u64 + SPARE_FDS, "soft_limit": limit}),
         format!("RLIMIT_NOFILE soft limit: {limit} (one fd per client on this side; the clients are another process)"),
     );
-    let signals = crate::block_signals(n)?;
+    let waits = crate::open_waits(trigger)?;
+    waits.tell(n);
     let loopback: SocketAddr = ([127, 0, 0, 1], 0).into();
     let mut room = ChatRoom::bind(loopback, loopback)?;
     crate::prepare(&mut room);
@@ -69,7 +71,7 @@ pub fn crowd(n: &Narrator, count: usize, trigger: Trigger) -> Result<()> {
         child.id()
     ));
     let setup = crate::Setup { trigger, timeout: crate::SCENARIO_TIMEOUT };
-    let served = crate::serve(&mut room, n, setup, &signals);
+    let served = crate::serve(&mut room, n, setup, &waits);
     let highest = room.counters.highest_fd;
     let wait_calls = room.counters.wait_calls;
     drop(room);
@@ -86,15 +88,7 @@ pub fn crowd(n: &Narrator, count: usize, trigger: Trigger) -> Result<()> {
         json!({"clients": count, "connected": report.connected, "served": report.served,
                "refused": report.refused, "got_message": report.got_message, "highest_fd": highest,
                "wait_calls": wait_calls}),
-        format!(
-            "{} clients connected: {} served (highest fd {highest}), {} refused; {} of {} others got the broadcast \
-             line; {wait_calls} epoll_wait calls",
-            report.connected,
-            report.served,
-            report.refused,
-            report.got_message,
-            report.served.saturating_sub(1)
-        ),
+        format!("{}; {}", report.summary(highest), plural(wait_calls, "epoll_wait call", "epoll_wait calls")),
     );
     if report.served == count && report.got_message + 1 == count {
         Ok(())

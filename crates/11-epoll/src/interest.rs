@@ -48,6 +48,11 @@ impl Interest {
         self.epoll.0.as_raw_fd()
     }
 
+    /// Level- or edge-triggered.
+    pub fn trigger(&self) -> Trigger {
+        self.trigger
+    }
+
     /// How many fds the kernel's interest list holds.
     pub fn len(&self) -> usize {
         self.registered.len() + self.own.len()

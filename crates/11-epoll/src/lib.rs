@@ -31,7 +31,7 @@ use std::cell::RefCell;
 use std::net::SocketAddr;
 use std::os::fd::{AsFd, AsRawFd, RawFd};
 use std::rc::Rc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// The demo's name, one-line summary and section, for its title line.
 pub const TITLE: (&str, &str, &str) = (
@@ -79,41 +79,67 @@ pub fn prepare(_room: &mut ChatRoom) {}
 ///
 /// Call it before any thread starts: threads inherit the mask, and a process-directed
 /// signal goes to any thread that does not block it (and then kills the process).
-pub fn block_signals(n: &Narrator) -> Result<SignalFd> {
+fn block_signals() -> Result<SignalFd> {
     let mut mask = SigSet::empty();
     for signal in STOP_SIGNALS {
         mask.add(signal);
     }
     nix::sys::signal::pthread_sigmask(SigmaskHow::SIG_BLOCK, Some(&mask), None)
         .map_err(|e| Error::os("pthread_sigmask(SIG_BLOCK)", e))?;
-    let signals = SignalFd::with_flags(&mask, SfdFlags::SFD_NONBLOCK | SfdFlags::SFD_CLOEXEC)
-        .map_err(|e| Error::os("signalfd", e))?;
-    n.event(
-        "signals_blocked",
-        json!({"signals": ["SIGINT", "SIGTERM"], "signalfd": signals.as_raw_fd()}),
-        format!(
-            "pthread_sigmask(SIG_BLOCK, SIGINT|SIGTERM); signalfd(SIGINT|SIGTERM) = fd {}",
-            signals.as_raw_fd()
-        ),
-    );
-    Ok(signals)
+    SignalFd::with_flags(&mask, SfdFlags::SFD_NONBLOCK | SfdFlags::SFD_CLOEXEC)
+        .map_err(|e| Error::os("signalfd", e))
+}
+
+/// What the server waits with: the signalfd, and the epoll instance it is registered in.
+/// Made before the server says it is listening (so the fds open then are the server's
+/// for its whole life: a test counts from them), and narrated after.
+pub struct Waits {
+    signals: SignalFd,
+    /// Shared with the room's before-close hook, which deletes each client from it.
+    interest: Rc<RefCell<Interest>>,
+    signal_added: Happening,
+    made_at: Instant,
+}
+
+/// Blocks the stop signals, opens their signalfd and the epoll instance, and adds the
+/// signalfd to it. Call it before any thread starts (see [`block_signals`]).
+pub fn open_waits(trigger: Trigger) -> Result<Waits> {
+    let signals = block_signals()?;
+    let mut interest = Interest::create(trigger)?;
+    let signal_added = interest.add_own(signals.as_fd())?;
+    let interest = Rc::new(RefCell::new(interest));
+    Ok(Waits { signals, interest, signal_added, made_at: Instant::now() })
+}
+
+impl Waits {
+    /// Narrates what [`open_waits`] did, at the time it did it.
+    pub fn tell(&self, n: &Narrator) {
+        let (sfd, epfd) = (self.signals.as_raw_fd(), self.interest.borrow().epfd());
+        n.event_at(
+            self.made_at,
+            "signals_blocked",
+            json!({"signals": ["SIGINT", "SIGTERM"], "signalfd": sfd}),
+            format!("pthread_sigmask(SIG_BLOCK, SIGINT|SIGTERM); signalfd(SIGINT|SIGTERM) = fd {sfd}"),
+        );
+        let edge = self.interest.borrow().trigger() == Trigger::Edge;
+        n.event_at(
+            self.made_at,
+            "epoll_created",
+            json!({"epfd": epfd, "edge": edge}),
+            format!("epoll_create1(EPOLL_CLOEXEC) = fd {epfd}"),
+        );
+        tell::happenings(n, std::slice::from_ref(&self.signal_added));
+    }
 }
 // ANCHOR_END: setup
 
 // ANCHOR: wait_loop
 /// The server loop: bring the interest list up to date, wait, let the room handle
 /// each ready fd.
-pub fn serve(room: &mut ChatRoom, n: &Narrator, setup: Setup, signals: &SignalFd) -> Result<()> {
-    let interest = Rc::new(RefCell::new(Interest::create(setup.trigger)?));
-    n.event(
-        "epoll_created",
-        json!({"epfd": interest.borrow().epfd(), "edge": setup.trigger == Trigger::Edge}),
-        format!("epoll_create1(EPOLL_CLOEXEC) = fd {}", interest.borrow().epfd()),
-    );
-    let signal_added = interest.borrow_mut().add_own(signals.as_fd())?;
-    tell::happenings(n, &[signal_added]);
+pub fn serve(room: &mut ChatRoom, n: &Narrator, setup: Setup, waits: &Waits) -> Result<()> {
+    let (signals, interest) = (&waits.signals, &waits.interest);
     // The room closes clients itself; this runs EPOLL_CTL_DEL just before each close().
-    let forget = Rc::clone(&interest);
+    let forget = Rc::clone(interest);
     room.before_close(Box::new(move |fd| forget.borrow_mut().forget(fd)));
     let mut events = vec![EpollEvent::empty(); MAX_EVENTS];
     // Edge-triggered only: clients whose drain was cut short. No new edge will come for
@@ -130,7 +156,7 @@ pub fn serve(room: &mut ChatRoom, n: &Narrator, setup: Setup, signals: &SignalFd
             if one.0 == signals.as_raw_fd() {
                 return stop(room, n, signals);
             }
-            happened.extend(dispatch(room, &interest, one, setup.trigger, &mut unfinished));
+            happened.extend(dispatch(room, interest, one, setup.trigger, &mut unfinished));
         }
         tell::happenings(n, &happened);
     }
@@ -336,13 +362,14 @@ fn drained(fd: RawFd, reads: usize, until: &str) -> Happening {
 pub fn listen(n: &Narrator, addr: SocketAddr, trigger: Trigger) -> Result<()> {
     let mut room = ChatRoom::bind(addr, SocketAddr::new(addr.ip(), 0))?;
     prepare(&mut room);
+    let waits = open_waits(trigger)?;
     tell::announce(n, &room, TITLE)?;
-    let signals = block_signals(n)?;
+    waits.tell(n);
     n.explain(format!(
         "Ctrl-C (or kill -TERM {}) says goodbye to every client and exits 0: the signal arrives as a readable signalfd",
         std::process::id()
     ));
-    serve(&mut room, n, Setup { trigger, timeout: LISTEN_TIMEOUT }, &signals)
+    serve(&mut room, n, Setup { trigger, timeout: LISTEN_TIMEOUT }, &waits)
 }
 
 /// No arguments: the scripted chat, narrated and checked.
@@ -351,9 +378,10 @@ pub fn scenario(n: &Narrator, trigger: Trigger) -> Result<()> {
     if trigger == Trigger::Edge {
         n.explain("edge-triggered (EPOLLET): each fd is reported when it becomes ready, so each is drained until EAGAIN");
     }
-    let signals = block_signals(n)?; // before the script's threads start
+    let waits = open_waits(trigger)?; // before the script's threads start
+    waits.tell(n);
     let setup = Setup { trigger, timeout: SCENARIO_TIMEOUT };
-    let result = offline::chat_clients::scenario(n, prepare, |room| serve(room, n, setup, &signals));
+    let result = offline::chat_clients::scenario(n, prepare, |room| serve(room, n, setup, &waits));
     blame_the_signal("scripted chat", result)
 }
 

@@ -631,35 +631,7 @@ pub fn scenario(n: &Narrator) -> Result<()> {
         ));
     }
     let report = report?;
-    offline::chat_clients::tell_report(n, &report);
-    let fds_after = common::fd::count_open_fds()?;
-    n.event(
-        "fds",
-        json!({"before": fds_before, "after": fds_after}),
-        format!(
-            "open fds: {fds_before} before the server started, {fds_after} now that everyone left{}",
-            if fds_after == fds_before { ": nothing leaked" } else { ": LEAKED" }
-        ),
-    );
-    let lines: usize = report.clients.iter().map(|(_, got, _)| got.len()).sum();
-    let ok = report.all_exact() && fds_after == fds_before;
-    n.event(
-        "scenario_check",
-        json!({"ok": ok, "clients": report.clients.len(), "lines": lines}),
-        if ok {
-            format!(
-                "every client got exactly what it should have ({} clients, {lines} lines). done.",
-                report.clients.len()
-            )
-        } else {
-            "MISMATCH: see above".to_string()
-        },
-    );
-    if ok {
-        Ok(())
-    } else {
-        Err(Error::msg("chat scenario", "a client did not receive what it should have, or an fd leaked"))
-    }
+    offline::chat_clients::judge_scenario(n, &report, fds_before)
 }
 
 /// `--clients N`: N clients at once (in this process, from another thread).
@@ -709,14 +681,7 @@ pub fn crowd(n: &Narrator, count: usize) -> Result<()> {
         "crowd_done",
         json!({"clients": count, "connected": report.connected, "served": report.served,
                "refused": report.refused, "got_message": report.got_message, "highest_fd": highest}),
-        format!(
-            "{} clients connected: {} served (highest fd {highest}), {} refused; {} of {} others got the broadcast line",
-            report.connected,
-            report.served,
-            report.refused,
-            report.got_message,
-            report.served.saturating_sub(1)
-        ),
+        report.summary(highest),
     );
     Ok(())
 }

@@ -89,14 +89,14 @@ pub fn serve_child(call: &str) -> Result<()> {
         }
     }
     let wait_mask = if call == "pselect" { Some(pselect::block_signals(&quiet)?) } else { None };
-    let signals = if call.starts_with("epoll") { Some(epoll::block_signals(&quiet)?) } else { None };
+    let trigger = if call == "epoll-edge" { Trigger::Edge } else { Trigger::Level };
+    let waits = if call.starts_with("epoll") { Some(epoll::open_waits(trigger)?) } else { None };
     println!("chat={} stats={}", room.chat_addr()?, room.stats_addr()?);
-    match (call, wait_mask, signals) {
+    match (call, wait_mask, waits) {
         ("select", _, _) => select::serve(&mut room, &quiet, SERVE_TIMEOUT),
         ("pselect", Some(mask), _) => pselect::serve(&mut room, &quiet, SERVE_TIMEOUT, &mask),
-        (_, _, Some(signals)) => {
-            let trigger = if call == "epoll-edge" { Trigger::Edge } else { Trigger::Level };
-            epoll::serve(&mut room, &quiet, epoll::Setup { trigger, timeout: SERVE_TIMEOUT }, &signals)
+        (_, _, Some(waits)) => {
+            epoll::serve(&mut room, &quiet, epoll::Setup { trigger, timeout: SERVE_TIMEOUT }, &waits)
         }
         _ => poll::serve(&mut room, &quiet, SERVE_TIMEOUT),
     }

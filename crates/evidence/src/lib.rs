@@ -35,10 +35,22 @@ const AIO: &[&str] = &["-lrt", "-lpthread"];
 /// Every evidence program, in the order the notes reach their topics.
 pub const PROGRAMS: &[Program] = &[
     Program {
+        name: "setfl-clears",
+        kind: Kind::C { curl: false, libs: &[] },
+        claim: "F_SETFL replaces the status flags: O_NONBLOCK alone turns O_APPEND off",
+        chapter: "notes-simplify.md",
+    },
+    Program {
         name: "short-io",
         kind: Kind::C { curl: false, libs: &[] },
         claim: "read and write may move fewer bytes than asked; a byte stream keeps no message boundaries",
         chapter: "01-reads.md",
+    },
+    Program {
+        name: "notes-typos",
+        kind: Kind::C { curl: false, libs: &[] },
+        claim: "the notes' `#include aio.h` and their FD_ISSET tests do not compile as printed",
+        chapter: "notes-simplify.md",
     },
     Program {
         name: "select-rewrites",
@@ -83,6 +95,12 @@ pub const PROGRAMS: &[Program] = &[
         chapter: "05-poll.md",
     },
     Program {
+        name: "poll-hup-spin",
+        kind: Kind::C { curl: false, libs: &[] },
+        claim: "POLLHUP and POLLNVAL come unasked and stay: a loop that acts on POLLIN only spins",
+        chapter: "notes-simplify.md",
+    },
+    Program {
         name: "curl-wait-vs-poll",
         kind: Kind::C { curl: true, libs: PTHREAD },
         claim: "curl_multi_wait returns at once with no socket; curl_multi_poll waits, and curl_multi_wakeup ends it",
@@ -93,6 +111,18 @@ pub const PROGRAMS: &[Program] = &[
         kind: Kind::C { curl: true, libs: PTHREAD },
         claim: "curl_multi_info_read reports finished transfers only; curl_multi_fdset's max_fd cannot be NULL",
         chapter: "06-curl-multi.md",
+    },
+    Program {
+        name: "curl-fdset-order",
+        kind: Kind::C { curl: true, libs: PTHREAD },
+        claim: "curl_multi_fdset before curl_multi_perform hands select stale sets: EBADF on a socket curl closed",
+        chapter: "notes-simplify.md",
+    },
+    Program {
+        name: "curl-timer-perform",
+        kind: Kind::C { curl: true, libs: PTHREAD },
+        claim: "curl's timers run only inside curl_multi_perform: perform after a select that returned 0 too",
+        chapter: "notes-simplify.md",
     },
     Program {
         name: "curl-response-code",
@@ -111,6 +141,18 @@ pub const PROGRAMS: &[Program] = &[
         kind: Kind::C { curl: false, libs: AIO },
         claim: "O_APPEND makes aio_write ignore aio_offset, but aio_read still reads from it",
         chapter: "08-aio-poll-loop.md",
+    },
+    Program {
+        name: "aio-reqprio",
+        kind: Kind::C { curl: false, libs: AIO },
+        claim: "aio_reqprio outside 0..AIO_PRIO_DELTA_MAX makes aio_read fail with EINVAL",
+        chapter: "notes-simplify.md",
+    },
+    Program {
+        name: "aio-return-frees",
+        kind: Kind::C { curl: false, libs: AIO },
+        claim: "glibc's aio_return only reads the result: it frees nothing, asked twice it answers twice",
+        chapter: "notes-simplify.md",
     },
     Program {
         name: "kernel-aio",

@@ -245,3 +245,82 @@ fn aio_append() {
     assert_eq!(line(&out, "aio_read(aio_offset=4"), "aio_read(aio_offset=4, 3 bytes) -> 3: \"456\"");
     assert!(line(&out, "aio_write(aio_offset=0").ends_with("the file now holds \"0123456789AB\""), "{out}");
 }
+
+#[test]
+fn poll_hup_spin() {
+    let Some(out) = output_of("poll-hup-spin") else { return };
+    assert_eq!(
+        line(&out, "pipe, writer closed, events=POLLIN:"),
+        "pipe, writer closed, events=POLLIN: revents=POLLHUP"
+    );
+    let spin = line(&out, "a loop acting on POLLIN only:");
+    assert!(number_after(spin, "only:") > 100.0, "poll did not return at once: {out}");
+    assert!(spin.ends_with(" 0 with POLLIN"), "{out}");
+    assert!(line(&out, "same pipe, events=0:").ends_with("revents=POLLHUP"), "{out}");
+    assert!(line(&out, "closed fd").contains("revents=POLLNVAL;"), "{out}");
+}
+
+#[test]
+fn aio_reqprio() {
+    let Some(out) = output_of("aio-reqprio") else { return };
+    assert_eq!(line(&out, "AIO_PRIO_DELTA_MAX ="), "AIO_PRIO_DELTA_MAX = 20");
+    assert!(line(&out, "aio_reqprio = 21").ends_with("aio_read -1 EINVAL"), "{out}");
+    assert!(line(&out, "aio_reqprio = -1").ends_with("aio_read -1 EINVAL"), "{out}");
+    assert!(line(&out, "aio_reqprio = 0 ").contains("the read completed"), "{out}");
+}
+
+#[test]
+fn aio_return_frees_nothing() {
+    let Some(out) = output_of("aio-return-frees") else { return };
+    assert_eq!(line(&out, "one read:"), "one read: aio_error -> 0, aio_return -> 10, aio_return again -> 10");
+    let rss = line(&out, "20000 reads never collected");
+    let (warm, all) = (number_after(rss, "peak RSS"), number_after(rss, "KiB after 1000,"));
+    assert!(all - warm < 512.0, "{out}");
+}
+
+#[test]
+fn curl_fdset_order() {
+    let Some(out) = output_of("curl-fdset-order") else { return };
+    assert!(line(&out, "select #").contains("-> -1 EBADF, with 1 transfer(s) still running"), "{out}");
+    assert!(line(&out, "holds: fdset after perform").ends_with("both transfers finish"), "{out}");
+    assert!(out.contains("2 transfer(s) finished, select failed: never"), "{out}");
+}
+
+#[test]
+fn curl_timer_perform() {
+    let Some(out) = output_of("curl-timer-perform") else { return };
+    let late = line(&out, "perform only when select > 0:");
+    assert!(number_after(late, "ended after") >= 1400.0, "{out}");
+    let on_time = line(&out, "perform after every select:");
+    assert!(number_after(on_time, "ended after") < 1000.0, "{out}");
+    assert!(on_time.ends_with("Timeout was reached"), "{out}");
+}
+
+#[test]
+fn notes_typos() {
+    let Some(out) = output_of("notes-typos") else { return };
+    assert!(line(&out, "#include aio.h ").contains("cc fails: error: #include expects"), "{out}");
+    assert!(line(&out, "#include <aio.h> ").ends_with("cc accepts"), "{out}");
+    assert!(line(&out, "if ( FD_ISSET( fd, &s ) { ").contains("cc fails: error: expected ')'"), "{out}");
+    assert!(line(&out, "if ( FD_ISSET( fd, &s ) ) {").ends_with("cc accepts"), "{out}");
+}
+
+#[test]
+fn setfl_clears() {
+    let Some(out) = output_of("setfl-clears") else { return };
+    assert!(line(&out, "fcntl(fd, F_SETFL, O_NONBLOCK):").ends_with("O_APPEND off, O_NONBLOCK on"), "{out}");
+    assert!(line(&out, "O_APPEND again").ends_with("O_APPEND on , O_NONBLOCK on"), "{out}");
+}
+
+/// `just evidence` lists PROGRAMS; every one of them is run by a test in this file.
+#[test]
+fn every_program_has_a_test_here() {
+    let source = include_str!("claims.rs");
+    for p in PROGRAMS {
+        assert!(
+            source.contains(&format!("output_of(\"{}\")", p.name)),
+            "{} is run by no test in claims.rs",
+            p.name
+        );
+    }
+}

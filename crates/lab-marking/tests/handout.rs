@@ -39,6 +39,11 @@ fn a_handout_has_no_solution_anywhere_and_marks_its_starter() {
     let files = git(&dir, &["ls-files"]);
     assert!(files.lines().any(|f| f == "labs/01-poll-echo/starter/src/main.rs"), "{files}");
     assert!(files.lines().any(|f| f == "labs/01-poll-echo/check/src/main.rs"), "the checkers stay");
+    // Lab 6's checks are lab 1's, shared in lab-marking, plus its own: all handed out.
+    assert!(files.lines().any(|f| f == "labs/06-epoll-edge/starter/src/main.rs"), "{files}");
+    assert!(files.lines().any(|f| f == "labs/06-epoll-edge/check/src/edge.rs"), "{files}");
+    assert!(files.lines().any(|f| f == "crates/lab-marking/src/echo/checks.rs"), "{files}");
+    assert!(!dir.join("labs/06-epoll-edge/solution").exists());
     for f in files.lines() {
         assert!(!f.contains("/solution/") && !f.contains("mutants"), "{f} was handed out");
         assert!(f != "labs/INSTRUCTORS.md" && f != "labs/verify.sh", "{f} was handed out");

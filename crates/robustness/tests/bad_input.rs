@@ -172,8 +172,31 @@ fn extra_arguments_are_usage_errors() {
     fds.assert_back("extra arguments");
 }
 
+/// `-V` prints the demo's name and version, and `--help` ends with what its exit codes
+/// mean: an instructor scripting a demo reads both.
+#[test]
+fn every_demo_has_version_and_exit_status() {
+    let mut cases: Vec<Case> = Vec::new();
+    for demo in demos() {
+        let name = demo.name;
+        cases.push(case(format!("{name} -V"), move || {
+            let done = Run::demo(name).arg("-V").run();
+            done.assert_code(0);
+            assert!(done.stdout_text().starts_with(&format!("{name} 0.")), "{}", done.describe());
+        }));
+        cases.push(case(format!("{name} --help"), move || {
+            let done = Run::demo(name).arg("--help").run();
+            done.assert_code(0);
+            let help = done.stdout_text();
+            assert!(help.contains("\nExit status: 0 "), "{name} --help has no exit status: {help}");
+            assert!(help.contains("2 for bad") || help.contains("2 for usage"), "{name}: {help}");
+        }));
+    }
+    parallel(WORKERS, cases);
+}
+
 /// `cargo demo NAME` (the run-demo program): an unknown NAME, and no NAME, exit 2 and
-/// list the demos on stderr; `--list` gives exactly the ten, in lecture order.
+/// list the demos on stderr; `--list` gives exactly the list's demos, in its order.
 #[test]
 fn run_demo_names_the_demos() {
     let _one_at_a_time = serial();

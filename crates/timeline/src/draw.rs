@@ -311,11 +311,23 @@ fn spans_on_threads(
             let w = text_width(&text, 9.5);
             let left = (x1 - w).max(PLOT_LEFT - 6.0);
             if left + w < PLOT_RIGHT + 16.0 && taken.take(s.lane, left, left + w) {
+                chip(root, left, w, y + 5.0)?;
                 root.draw(&Text::new(text, p(left, y + 5.0), font(9.5, &INK, HPos::Left, VPos::Center)))
                     .map_err(err)?;
             }
         }
     }
+    Ok(())
+}
+
+/// A pale backing under a small label, so the zigzag of an axis break behind it does not
+/// cross the words.
+fn chip(root: &Area, left: f64, width: f64, y: f64) -> Res {
+    root.draw(&Rectangle::new(
+        [p(left - 1.0, y - 5.0), p(left + width + 1.0, y + 5.0)],
+        WHITE.mix(0.85).filled(),
+    ))
+    .map_err(err)?;
     Ok(())
 }
 
@@ -366,6 +378,7 @@ fn marks(root: &Area, tl: &Timeline, axis: &Axis, lane_y: &[(f64, f64)], taken: 
         let w = text_width(&note, 9.0);
         let left = (x - w / 2.0).max(PLOT_LEFT - 6.0).min(PLOT_RIGHT + 16.0 - w);
         if taken.take(row, left, left + w) {
+            chip(root, left, w, note_y)?;
             root.draw(&Text::new(note, p(left, note_y), font(9.0, &INK, HPos::Left, VPos::Center)))
                 .map_err(err)?;
         }

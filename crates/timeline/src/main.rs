@@ -166,13 +166,14 @@ fn run(cli: Cli) -> Result<()> {
 }
 
 /// Runs the demo through cargo (which builds it if needed); its stderr passes through.
+/// `--bin`, not `-p`: `-p io-uring` would be ambiguous (the demo, and the crate it uses).
 /// Returns its stdout and, if it failed, its exit code.
 fn run_demo(name: &str, args: &[String]) -> Result<(String, Option<i32>)> {
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let args: Vec<&String> = args.iter().filter(|a| a.as_str() != "--json").collect();
     let output = Command::new(cargo)
         .current_dir(workspace_root())
-        .args(["run", "-q", "-p", name, "--"])
+        .args(["run", "-q", "--bin", name, "--"])
         .args(args)
         .arg("--json")
         .stdin(Stdio::null())

@@ -168,6 +168,12 @@ const SUMMARIES: &[&str] = &[
     "multi_cleanup",
     "source",
     "crowd_done",
+    "reads_done",
+    "cancel_outcomes",
+    "threads",
+    "device",
+    "baseline",
+    "et_bug_check",
 ];
 
 /// Events that bring an fd into being: the number may be an old one reused.
@@ -183,7 +189,8 @@ const THING_FIELDS: &[&str] = &["id", "transfer", "req", "request", "input", "bl
 
 /// Events after which the main thread had been waiting since its previous event, and
 /// for what (knowledge of aio-callback: a channel receive, a `sigwaitinfo`).
-const WOKEN_BY: &[(&str, &str)] = &[("main_received", "channel recv"), ("signal", "sigwaitinfo")];
+const WOKEN_BY: &[(&str, &str)] =
+    &[("main_received", "channel recv"), ("signal", "sigwaitinfo"), ("et_wait", "epoll_wait")];
 
 /// Builds the timeline of a run.
 pub fn build(events: &[Event]) -> Timeline {
@@ -209,6 +216,8 @@ struct Builder {
     spans: Vec<Span>,
     marks: Vec<Mark>,
     thing_lanes: usize,
+    /// curl-socket's timerfd (from `multi_init`): curl's timer gets a lane of its own.
+    timer_fd: Option<i64>,
 }
 
 impl Builder {
@@ -220,17 +229,25 @@ impl Builder {
                 return;
             }
             "main_thread" => self.main_tid = e.int("tid"),
+            "multi_init" => self.timer_fd = e.int("timer_fd"),
+            // io-uring: the user_data tags of part 1 are reused by the cancel part.
+            "reads_done" => self.keys.retain(|k, _| !k.starts_with("ud:")),
             _ => {}
         }
-        if SUMMARIES.contains(&e.name.as_str()) {
+        // io-uring's per-file report comes after all the reads: its `done_ms` says when.
+        if SUMMARIES.contains(&e.name.as_str()) || (e.name == "file_done" && e.fields.contains_key("done_ms"))
+        {
             return;
         }
         let thread = self.thread_lane(e);
         let t = e.t_ms;
         self.touch(thread, t);
 
-        // A call that started earlier ends with this event on the same thread.
-        if let Some((start, call)) = self.pending.remove(&thread) {
+        // A call that started earlier ends with this event on the same thread. (tokio-chat:
+        // the main task's wait is not ended by what the client tasks do meanwhile.)
+        let client_task = self.pending.get(&thread).is_some_and(|(_, call)| call == "select!")
+            && (e.fields.contains_key("task") || (e.fields.contains_key("nick") && e.name != "accepted"));
+        if let Some((start, call)) = if client_task { None } else { self.pending.remove(&thread) } {
             let result = wait_result(e);
             self.span(thread, start, t, SpanKind::Asleep, &call, &result);
             if matches!(e.name.as_str(), "ready" | "still_waiting" | "race_result") {
@@ -266,6 +283,12 @@ impl Builder {
         let name = e.name.as_str();
         if name == "wait" || (name == "transfer_started" && e.text("how").as_deref() == Some("easy")) {
             let call = match name {
+                // tokio-chat runs every task on one thread: what waits there is the main
+                // task, in its select! over the two accepts, the signals and a timer.
+                "wait" if e.text("call").as_deref() == Some("tokio") => {
+                    self.lanes[thread].name = "main task".into();
+                    "select!".into()
+                }
                 "wait" => e.text("call").unwrap_or_else(|| "wait".into()),
                 _ => "curl_easy_perform".into(),
             };
@@ -286,11 +309,12 @@ impl Builder {
                 let call = match name {
                     "multi_wait" => e.text("call").unwrap_or_else(|| "curl_multi_wait".into()),
                     "read_returned" | "blocking_baseline" => "read".to_string(),
+                    "reaped" => "io_uring_enter".to_string(),
                     other => e.text("call").unwrap_or_else(|| other.to_string()),
                 };
                 self.span(thread, t - ms, t, kind, &call, &wait_result(e));
                 self.ready_marks(e);
-                return !matches!(name, "read_returned");
+                return !matches!(name, "read_returned" | "reaped");
             }
         }
         // `aio_suspend_timeout`: a call that slept its whole timeout.
@@ -357,6 +381,20 @@ impl Builder {
                 self.mark(lane, t, MarkKind::Ready, e, &short_flags(&flags));
             }
         }
+        if let (Some(Value::Array(ready)), true) = (e.fields.get("events"), e.name == "epoll_wait") {
+            for entry in ready {
+                let flags = entry.get("events").and_then(Value::as_str).unwrap_or("").to_lowercase();
+                let lane = match entry.get("fd") {
+                    Some(Value::Number(n)) => match n.as_i64() {
+                        Some(fd) => self.fd_lane(fd, "", t, false),
+                        None => continue,
+                    },
+                    Some(Value::String(s)) if s == "timer" => self.timer_lane(t),
+                    _ => continue,
+                };
+                self.mark(lane, t, MarkKind::Ready, e, &flags.replace('|', "+"));
+            }
+        }
         for (field, note) in [("readable", "in"), ("writable", "out")] {
             if let Some(Value::Array(fds)) = e.fields.get(field) {
                 for fd in fds.iter().filter_map(Value::as_i64) {
@@ -370,6 +408,9 @@ impl Builder {
     /// The lanes of the things an event is about (usually one, none for a pure call).
     fn thing_lanes(&mut self, e: &Event) -> Vec<usize> {
         let t = e.t_ms;
+        if let Some(lanes) = self.known_thing_lanes(e) {
+            return lanes;
+        }
         let opener = OPENERS.contains(&e.name.as_str());
         for &field in THING_FIELDS {
             let Some(value) = e.text(field) else { continue };
@@ -416,6 +457,7 @@ impl Builder {
         if let Some(fd) = e.int("fd").filter(|fd| *fd >= 0) {
             let name = match e.name.as_str() {
                 "listening" => "listener".to_string(),
+                "stats_served" => "stats client".to_string(),
                 _ => ["nick", "label", "owner", "source"].iter().find_map(|k| e.text(k)).unwrap_or_default(),
             };
             let lane = self.fd_lane_for(fd, &name, t, opener, e.text("source"));
@@ -453,6 +495,102 @@ impl Builder {
             return vec![lane];
         }
         Vec::new()
+    }
+
+    /// What we know of the demos beyond the notes: curl's timer and the sockets curl
+    /// names by transfer (curl-socket), io_uring's tagged requests and its kernel worker,
+    /// the futures a tokio task polls, and the two halves of `epoll --show-et-bug`.
+    fn known_thing_lanes(&mut self, e: &Event) -> Option<Vec<usize>> {
+        let t = e.t_ms;
+        let name = e.name.as_str();
+        // curl's timer: the timer callback, and socket_action(CURL_SOCKET_TIMEOUT).
+        if name == "timer_callback"
+            || (name == "socket_action" && e.fields.get("timer") == Some(&Value::Bool(true)))
+        {
+            return Some(vec![self.timer_lane(t)]);
+        }
+        // curl asks for a socket before saying which transfer opened it: the transfer's
+        // lane (same label) takes the fd.
+        if name == "socket_callback" {
+            if let (Some(fd), None) = (e.int("fd"), e.text("label")) {
+                return Some(vec![self.fd_lane(fd, "curl-internal", t, false)]);
+            }
+            if let (Some(fd), Some(label)) = (e.int("fd"), e.text("label")) {
+                if !self.fds.contains_key(&fd) || self.lanes[self.fds[&fd]].closed {
+                    let transfer = self.keys.iter().find_map(|(k, &lane)| {
+                        (k.starts_with("id:") && self.lanes[lane].name == label && !self.lanes[lane].closed)
+                            .then_some(lane)
+                    });
+                    if let Some(lane) = transfer {
+                        self.fds.insert(fd, lane);
+                    }
+                }
+            }
+        }
+        // io_uring: a completion names its request by label, a cancel by its tag.
+        if name == "completion" {
+            let label = e.text("label")?;
+            let tag = e.int("user_data").map(|u| format!("ud:{u}"));
+            let lane = match tag.as_ref().and_then(|k| self.keys.get(k)) {
+                Some(&lane) => {
+                    self.lanes[lane].name = label.clone();
+                    lane
+                }
+                None => self.lane(&format!("label:{label}"), LaneKind::Thing, &label, "", t),
+            };
+            if let Some(tag) = tag.filter(|_| !label.starts_with("input ")) {
+                self.keys.insert(tag, lane);
+            }
+            return Some(vec![lane]);
+        }
+        if name == "cancel" {
+            let target = e.int("target")?;
+            let lane = match self.keys.get(&format!("ud:{target}")) {
+                Some(&lane) => lane,
+                None => {
+                    let lane = self.lane(
+                        &format!("label:the read {target:#x}"),
+                        LaneKind::Thing,
+                        &format!("the read {target:#x}"),
+                        "",
+                        t,
+                    );
+                    self.keys.insert(format!("ud:{target}"), lane);
+                    lane
+                }
+            };
+            return Some(vec![lane]);
+        }
+        if name == "worker" {
+            return Some(vec![self.lane("kernel worker", LaneKind::Thread, "kernel worker", "", t)]);
+        }
+        // tokio-chat: a poll of "read(fd 14)" or "recv(queue of fd 14)" is about fd 14.
+        if name == "task_poll" {
+            let future = e.text("future")?;
+            let fd = future.rsplit("fd ").next()?.trim_end_matches(')').parse::<i64>().ok()?;
+            // A task is polled once more after its client left: still that client's lane.
+            return Some(vec![match self.fds.get(&fd) {
+                Some(&lane) => lane,
+                None => self.fd_lane(fd, "", t, false),
+            }]);
+        }
+        // epoll --show-et-bug: one lane for the bug, one for the fix.
+        if name.starts_with("et_") {
+            let part = e.text("part")?;
+            let label = match part.as_str() {
+                "bug" => "bug: 1 read per wake-up",
+                "fix" => "fix: read until EAGAIN",
+                other => other,
+            };
+            return Some(vec![self.lane(&format!("part:{part}"), LaneKind::Thing, label, "", t)]);
+        }
+        None
+    }
+
+    /// curl-socket: the lane of curl's timer (a timerfd).
+    fn timer_lane(&mut self, t: f64) -> usize {
+        let handle = self.timer_fd.map(|fd| format!("timerfd {fd}")).unwrap_or_default();
+        self.lane("timer", LaneKind::Thing, "curl's timer", &handle, t)
     }
 
     fn fd_lane(&mut self, fd: i64, name: &str, t: f64, opener: bool) -> usize {
@@ -611,11 +749,19 @@ fn wait_result(e: &Event) -> String {
         },
         "multi_wait" if e.fields.get("woken") == Some(&Value::Bool(true)) => "woken up".into(),
         "multi_wait" => e.int("numfds").map(|n| format!("{n} fds")).unwrap_or_default(),
+        "et_wait" => match e.int("returned") {
+            Some(0) => "timed out".into(),
+            Some(n) => format!("{n} ready"),
+            None => String::new(),
+        },
+        "io_uring_enter" => e.int("in_flight").map(|n| format!("{n} in flight")).unwrap_or_default(),
         "transfer_done" => e.int("http_status").map(|s| s.to_string()).unwrap_or_default(),
         _ => {
             if let Some(n) = e.int("ready") {
                 format!("{n} ready")
-            } else if let Some(n) = e.int("bytes").or_else(|| e.int("ret")).filter(|n| *n >= 0) {
+            } else if let Some(n) =
+                e.int("bytes").or_else(|| e.int("ret")).or_else(|| e.int("res")).filter(|n| *n >= 0)
+            {
                 format!("{n} B")
             } else {
                 String::new()
@@ -628,12 +774,32 @@ fn wait_result(e: &Event) -> String {
 fn errno(e: &Event) -> Option<String> {
     let nested =
         e.fields.get("result").and_then(|r| r.get("errno")).and_then(Value::as_str).map(str::to_string);
+    // io_uring reports an error as a negative errno in `res`.
+    let negative = e.int("res").filter(|r| *r < 0).map(|r| format!("-{}", errno_by_number(-r)));
+    let eagain = (e.fields.get("eagain") == Some(&Value::Bool(true))).then(|| "EAGAIN".to_string());
     let found = e
         .text("errno")
         .or(nested)
+        .or(negative)
+        .or(eagain)
         .or_else(|| e.text("status").filter(|s| s.starts_with('E')))
         .or_else(|| e.text("curl_error").map(|c| c.trim_start_matches("CURLE_").to_string()));
     found.filter(|s| !s.is_empty() && s != "0")
+}
+
+/// The names of the errnos the demos' io_uring requests end with.
+fn errno_by_number(n: i64) -> String {
+    let name = match n {
+        2 => "ENOENT",
+        4 => "EINTR",
+        9 => "EBADF",
+        11 => "EAGAIN",
+        62 => "ETIME",
+        114 => "EALREADY",
+        125 => "ECANCELED",
+        _ => return format!("errno {n}"),
+    };
+    name.to_string()
 }
 
 /// The kind of mark an event makes: known names first, then words in the name.
@@ -644,6 +810,12 @@ pub fn classify(e: &Event) -> MarkKind {
         || e.fields.get("ok") == Some(&Value::Bool(false))
     {
         return MarkKind::Failed;
+    }
+    if name == "et_unread" && e.int("bytes").is_some_and(|n| n > 0) {
+        return MarkKind::Failed;
+    }
+    if name == "task_poll" {
+        return if e.text("result").as_deref() == Some("Ready") { MarkKind::Ready } else { MarkKind::Step };
     }
     if name == "race_step" {
         return if e.text("step").as_deref() == Some("raise") { MarkKind::Signal } else { MarkKind::Step };
@@ -665,6 +837,10 @@ pub fn classify(e: &Event) -> MarkKind {
                 "set_nonblocking",
                 "peer_scheduled",
                 "worker_running",
+                "epoll_created",
+                "io_uring_setup",
+                "submit",
+                "worker",
             ],
             MarkKind::Start,
         ),
@@ -681,11 +857,16 @@ pub fn classify(e: &Event) -> MarkKind {
                 "read_blocking",
                 "polling_summary",
                 "blocking_baseline",
+                "reaped",
+                "et_read",
             ],
             MarkKind::DataIn,
         ),
-        (&["flushed", "relayed", "pipe_write", "stats_served"], MarkKind::DataOut),
-        (&["transfer_done", "wait_done", "file_done"], MarkKind::Done),
+        (&["flushed", "relayed", "pipe_write", "stats_served", "et_send"], MarkKind::DataOut),
+        (
+            &["transfer_done", "wait_done", "file_done", "completion", "linked_completion", "et_unread"],
+            MarkKind::Done,
+        ),
         (&["left", "quit", "handle_removed", "partial_dropped"], MarkKind::Closed),
         (&["signal", "wakeup"], MarkKind::Signal),
         (
@@ -702,6 +883,10 @@ pub fn classify(e: &Event) -> MarkKind {
                 "multi_fdset",
                 "process",
                 "file_evicted",
+                "interest",
+                "socket_callback",
+                "socket_action",
+                "timer_callback",
             ],
             MarkKind::Step,
         ),
@@ -755,6 +940,65 @@ fn note(e: &Event, kind: MarkKind) -> String {
             }
         }
         "signal" => return e.int("signo").map(|n| format!("signo {n}")).unwrap_or_default(),
+        // epoll: what the interest list now holds for the fd.
+        "interest" => {
+            let op = e.text("op").unwrap_or_default().trim_start_matches("EPOLL_CTL_").to_string();
+            let flags: Vec<&str> = match e.fields.get("events") {
+                Some(Value::Array(f)) => {
+                    f.iter().filter_map(Value::as_str).map(|f| f.trim_start_matches("EPOLL")).collect()
+                }
+                _ => Vec::new(),
+            };
+            return match op.as_str() {
+                "DEL" => op,
+                // The server asks for EPOLLOUT only while it has output queued.
+                "MOD" if flags.contains(&"OUT") => "MOD +out".into(),
+                "MOD" => "MOD -out".into(),
+                _ => format!("{op} {}", flags.join("+").to_lowercase()),
+            };
+        }
+        // curl-socket: what curl asked for, what it was told, when it wants its timer.
+        "socket_callback" => {
+            let op = e.text("epoll_ctl").unwrap_or_default();
+            let want = e.text("want").unwrap_or_default();
+            return if want == "remove" { op } else { format!("{op} {want}") };
+        }
+        "socket_action" => {
+            return e
+                .text("events")
+                .map(|f| f.to_lowercase().replace('|', "+"))
+                .unwrap_or_else(|| "timeout".into())
+        }
+        "timer_callback" => {
+            return match e.num("timeout_ms") {
+                Some(ms) if ms < 0.0 => "off".into(),
+                Some(ms) => format!("in {ms} ms"),
+                None => String::new(),
+            }
+        }
+        // io_uring.
+        "cancel" => return e.text("outcome").unwrap_or_default().replace('_', " "),
+        "completion" | "linked_completion" => {
+            let what = match e.fields.get("is_read") {
+                Some(Value::Bool(true)) => "read: ",
+                Some(Value::Bool(false)) => "timeout: ",
+                _ => "",
+            };
+            let res = match e.int("res") {
+                Some(0) => "0 (end of file)".to_string(),
+                Some(n) if n > 0 => format!("{n} B"),
+                Some(n) => format!("-{}", errno_by_number(-n)),
+                None => String::new(),
+            };
+            return format!("{what}{res}");
+        }
+        "worker" => return e.text("running").unwrap_or_default(),
+        "task_poll" if kind == MarkKind::Ready => {
+            let future = e.text("future").unwrap_or_default();
+            return format!("{} Ready", future.split('(').next().unwrap_or(""));
+        }
+        "task_poll" => return String::new(),
+        "et_unread" => return e.int("bytes").map(|n| format!("{n} B left unread")).unwrap_or_default(),
         _ => {}
     }
     let nested = e.fields.get("result").and_then(|r| r.get("bytes")).and_then(Value::as_i64);
@@ -771,7 +1015,9 @@ fn short_flags(flags: &[&str]) -> String {
         .map(|f| match *f {
             "readable" | "POLLIN" => "in",
             "writable" | "POLLOUT" => "out",
-            other => other.trim_start_matches("POLL"),
+            "EPOLLIN" => "in",
+            "EPOLLOUT" => "out",
+            other => other.trim_start_matches('E').trim_start_matches("POLL"),
         })
         .collect::<Vec<_>>()
         .join("+")
@@ -835,6 +1081,53 @@ mod tests {
             .map(|m| (m.lane, m.t, m.note.as_str()))
             .collect();
         assert_eq!(ready, [(1, 5.0, "in")]);
+    }
+
+    #[test]
+    fn a_socket_curl_names_before_its_transfer_does_joins_the_transfer_lane() {
+        let tl = build_from(concat!(
+            "{\"t_ms\":0,\"event\":\"multi_init\",\"epoll_fd\":9,\"timer_fd\":11}\n",
+            "{\"t_ms\":1,\"event\":\"transfer_started\",\"how\":\"multi\",\"id\":1,\"label\":\"/delay/600\"}\n",
+            "{\"t_ms\":2,\"event\":\"timer_callback\",\"timeout_ms\":0.0}\n",
+            "{\"t_ms\":3,\"event\":\"socket_callback\",\"epoll_ctl\":\"ADD\",\"fd\":7,\"label\":null,\"want\":\"in\"}\n",
+            "{\"t_ms\":4,\"event\":\"socket_callback\",\"epoll_ctl\":\"ADD\",\"fd\":12,\"label\":\"/delay/600\",\"want\":\"out\"}\n",
+            "{\"t_ms\":5,\"event\":\"socket_opened\",\"fd\":12,\"id\":1,\"label\":\"/delay/600\"}\n",
+            "{\"t_ms\":9,\"event\":\"epoll_wait\",\"events\":[{\"events\":\"OUT\",\"fd\":12},{\"events\":\"IN\",\"fd\":\"timer\"}],\"ready\":2,\"waited_ms\":4.0}\n",
+        ));
+        assert_eq!(
+            labels(&tl),
+            ["main thread", "/delay/600 (#1)", "curl's timer (timerfd 11)", "curl-internal (fd 7)"]
+        );
+        let ready: Vec<(usize, &str)> = tl
+            .marks
+            .iter()
+            .filter(|m| m.kind == MarkKind::Ready)
+            .map(|m| (m.lane, m.note.as_str()))
+            .collect();
+        assert_eq!(ready, [(1, "out"), (2, "in")]);
+        assert_eq!(
+            tl.spans.iter().map(|s| (s.start, s.end, s.call.as_str())).collect::<Vec<_>>(),
+            [(5.0, 9.0, "epoll_wait")]
+        );
+    }
+
+    #[test]
+    fn tokio_main_task_waits_on_while_client_tasks_run() {
+        let tl = build_from(concat!(
+            "{\"t_ms\":0,\"event\":\"accepted\",\"fd\":14,\"nick\":\"guest1\"}\n",
+            "{\"t_ms\":1,\"event\":\"wait\",\"call\":\"tokio\"}\n",
+            "{\"t_ms\":2,\"event\":\"task_poll\",\"future\":\"read(fd 14)\",\"result\":\"Ready\",\"task\":\"guest1\"}\n",
+            "{\"t_ms\":3,\"event\":\"read\",\"fd\":14,\"nick\":\"guest1\",\"bytes\":5}\n",
+            "{\"t_ms\":4,\"event\":\"left\",\"fd\":14,\"nick\":\"guest1\"}\n",
+            "{\"t_ms\":5,\"event\":\"task_poll\",\"future\":\"recv(queue of fd 14)\",\"result\":\"Pending\",\"task\":\"guest1\"}\n",
+            "{\"t_ms\":9,\"event\":\"still_waiting\",\"call\":\"tokio\"}\n",
+        ));
+        assert_eq!(labels(&tl), ["main task", "guest1 (fd 14)"]);
+        assert_eq!(
+            tl.spans.iter().map(|s| (s.start, s.end, s.call.as_str())).collect::<Vec<_>>(),
+            [(1.0, 9.0, "select!")]
+        );
+        assert_eq!(tl.marks.iter().filter(|m| m.lane == 1).count(), 5, "every client event on its lane");
     }
 
     #[test]

@@ -161,7 +161,12 @@ fn texts(svg: &str) -> Vec<(String, String)> {
         let after = &rest[start..];
         let Some(gt) = after.find('>') else { break };
         let Some(end) = after.find("</text>") else { break };
-        let unescape = after[gt + 1..end].replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&");
+        let unescape = after[gt + 1..end]
+            .replace("&lt;", "<")
+            .replace("&gt;", ">")
+            .replace("&apos;", "'")
+            .replace("&quot;", "\"")
+            .replace("&amp;", "&");
         found.push((after[..gt].to_string(), unescape.trim().to_string()));
         rest = &after[end..];
     }
@@ -260,8 +265,11 @@ fn select_gets_one_lane_per_fd_its_events_name() {
     let svg = read_svg(&stdout);
     let labels = lane_labels(&svg);
     for (fd, _) in &fds {
+        // A number the kernel handed out again (a client left, the next one came) is
+        // one lane per holder.
+        let holders = fds.iter().filter(|(other, _)| other == fd).count();
         let lanes = labels.iter().filter(|l| l.ends_with(&format!("(fd {fd})"))).count();
-        assert_eq!(lanes, 1, "fd {fd} in {labels:?}");
+        assert_eq!(lanes, holders, "fd {fd} in {labels:?}");
     }
     // Clients are named by their nick at the end of the run (guest1 became ann).
     assert!(labels.iter().any(|l| l.starts_with("ann (fd ")), "{labels:?}");
@@ -356,4 +364,69 @@ fn the_xml_check_can_fail() {
     assert!(check_xml("<svg>&nbsp;</svg>").is_err());
     assert!(check_xml("<svg/><svg/>").is_err());
     assert!(check_xml("<?xml version=\"1.0\"?>\n<svg a=\"1\"><t>x &amp; y</t><!-- c --></svg>\n").is_ok());
+}
+
+/// Runs `timeline NAME ARGS` on the real demo and returns its lane labels.
+fn lanes_of(name: &str, args: &[&str]) -> Vec<String> {
+    let out = temp_dir(name).join(format!("{name}.svg"));
+    let mut all = vec!["-o", out.to_str().expect("utf-8"), name];
+    all.extend_from_slice(args);
+    let (code, stdout, stderr) = timeline(&all, "");
+    assert_eq!(code, 0, "timeline {name}: {stderr}");
+    assert_eq!(stdout.trim(), out.display().to_string());
+    lane_labels(&read_svg(&stdout))
+}
+
+#[test]
+fn epoll_gets_one_lane_per_socket_and_the_et_bug_two_halves() {
+    let labels = lanes_of("epoll", &[]);
+    for client in ["ann", "bob", "guest3", "guest4"] {
+        let lanes = labels.iter().filter(|l| l.starts_with(&format!("{client} (fd "))).count();
+        assert_eq!(lanes, 1, "{client} in {labels:?}");
+    }
+    for fixed in ["chat listener (fd ", "stats listener (fd ", "signalfd (fd "] {
+        assert_eq!(labels.iter().filter(|l| l.starts_with(fixed)).count(), 1, "{fixed} in {labels:?}");
+    }
+    let labels = lanes_of("epoll", &["--show-et-bug"]);
+    assert_eq!(labels, ["main thread", "bug: 1 read per wake-up", "fix: read until EAGAIN"]);
+}
+
+#[test]
+fn curl_socket_gets_one_lane_per_transfer_and_one_for_curls_timer() {
+    let labels = lanes_of("curl-socket", &[]);
+    for id in 1..=7 {
+        let with_id = labels.iter().filter(|l| l.ends_with(&format!("(#{id})"))).count();
+        assert_eq!(with_id, 1, "transfer #{id} in {labels:?}");
+    }
+    // Each transfer's socket is on its transfer's lane: no lane of its own.
+    assert_eq!(labels.iter().filter(|l| l.starts_with("curl's timer (timerfd ")).count(), 1, "{labels:?}");
+    let others: Vec<&String> =
+        labels.iter().filter(|l| !l.contains("(#") && !l.starts_with("curl's timer")).collect();
+    assert!(
+        others.iter().all(|l| *l == "main thread" || l.starts_with("curl-internal (fd ")),
+        "lanes that are neither a transfer nor curl's own: {others:?}"
+    );
+}
+
+#[test]
+fn io_uring_gets_one_lane_per_request() {
+    let labels = lanes_of("io-uring", &[]);
+    for input in 1..=9 {
+        assert_eq!(count(&labels, &format!("input {input}")), 1, "input {input} in {labels:?}");
+    }
+    for request in ["the read 0x1", "pipe", "the read 0x5", "kernel worker"] {
+        assert_eq!(count(&labels, request), 1, "{request} in {labels:?}");
+    }
+}
+
+#[test]
+fn tokio_chat_gets_one_lane_per_client_and_the_main_task() {
+    let labels = lanes_of("tokio-chat", &[]);
+    assert_eq!(labels[0], "main task", "{labels:?}");
+    for client in ["ann", "bob", "guest3", "guest4"] {
+        let lanes = labels.iter().filter(|l| l.starts_with(&format!("{client} (fd "))).count();
+        assert_eq!(lanes, 1, "{client} in {labels:?}");
+    }
+    // A task polled after its client left stays on that client's lane.
+    assert!(labels.iter().all(|l| !l.starts_with("fd ")), "{labels:?}");
 }

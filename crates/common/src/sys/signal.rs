@@ -1,4 +1,5 @@
-//! Signal handlers that only set a flag, for the pselect demo.
+//! Signal handlers that only set a flag, for the pselect demo; and default signal
+//! actions for a child process (the lab checkers' servers).
 //!
 //! A signal handler may run between any two instructions of the program, so it may do
 //! almost nothing safely: no allocation, no locks, no printing. The classic pattern, and
@@ -52,5 +53,56 @@ pub fn is_pending(signal: Signal) -> bool {
     PENDING.get(signal as usize).is_some_and(|flag| flag.load(Ordering::SeqCst))
 }
 
-// Tested through the pselect binary (SIGTERM, SIGUSR1, --show-race), in child
-// processes: a test harness's own threads make in-process signal tests unreliable.
+/// Gives the child `cmd` starts the default action for the signals that stop a program
+/// (SIGINT, SIGQUIT, SIGTERM, SIGHUP). A shell that starts a command in the background
+/// (`checker &` in a script) sets SIGINT and SIGQUIT to "ignore", an ignored signal stays
+/// ignored across fork and exec, and a server that relies on the default action would
+/// then survive the SIGINT a checker sends it. (std already resets the signal mask and
+/// SIGPIPE; it leaves ignored signals alone.)
+pub fn default_stop_signals_in_child(cmd: &mut std::process::Command) {
+    use std::os::unix::process::CommandExt;
+    // SAFETY: the closure runs in the child between fork and exec, where only
+    // async-signal-safe functions may be called: it calls signal() four times (sigaction
+    // underneath, async-signal-safe), allocates nothing and takes no lock.
+    unsafe {
+        cmd.pre_exec(|| {
+            for signo in [libc::SIGINT, libc::SIGQUIT, libc::SIGTERM, libc::SIGHUP] {
+                libc::signal(signo, libc::SIG_DFL);
+            }
+            Ok(())
+        });
+    }
+}
+
+// The flag handlers are tested through the pselect binary (SIGTERM, SIGUSR1,
+// --show-race), in child processes: a test harness's own threads make in-process signal
+// tests unreliable.
+
+#[cfg(test)]
+mod tests {
+    use super::default_stop_signals_in_child;
+    use std::process::Command;
+
+    /// SigIgn of a `sh` started from a parent that ignores SIGINT, with and without the
+    /// reset: the bit for SIGINT (2) is 0x2.
+    fn child_ignores_sigint(reset: bool) -> bool {
+        let mut cmd = Command::new("sh");
+        cmd.args(["-c", "grep '^SigIgn:' /proc/self/status"]);
+        if reset {
+            default_stop_signals_in_child(&mut cmd);
+        }
+        let out = cmd.output().expect("run sh");
+        let text = String::from_utf8_lossy(&out.stdout);
+        let mask = text.split_whitespace().nth(1).and_then(|hex| u64::from_str_radix(hex, 16).ok());
+        mask.expect("a SigIgn line") & 0x2 != 0
+    }
+
+    #[test]
+    fn a_child_gets_sigint_back_from_a_parent_that_ignores_it() {
+        // SAFETY: SIG_IGN installs no handler code; this test process then ignores
+        // SIGINT, which nothing here sends it.
+        unsafe { libc::signal(libc::SIGINT, libc::SIG_IGN) };
+        assert!(child_ignores_sigint(false), "ignored signals are inherited");
+        assert!(!child_ignores_sigint(true), "the reset gives the default action back");
+    }
+}

@@ -34,6 +34,12 @@ impl Peer {
         Ok(Peer { label: label.into(), stream, received: Vec::new(), seen: 0, ended: None })
     }
 
+    /// The client's own port (the server's end of the connection has it as its remote
+    /// port in /proc/net/tcp); 0 if the socket cannot say.
+    pub fn local_port(&self) -> u16 {
+        self.stream.local_addr().map_or(0, |a| a.port())
+    }
+
     /// Sends bytes (small amounts: a loopback socket buffer takes them at once).
     pub fn send(&mut self, bytes: &[u8]) -> Result<(), String> {
         self.stream.write_all(bytes).map_err(|e| format!("{} could not send: {e}", self.label))
@@ -104,6 +110,67 @@ impl Peer {
     /// Shuts down the sending side only (FIN), and keeps reading.
     pub fn finish(&mut self) -> Result<(), String> {
         self.stream.shutdown(Shutdown::Write).map_err(|e| format!("{} could not shut down: {e}", self.label))
+    }
+
+    /// Sends `data` on a non-blocking socket, each write() taking what the socket
+    /// takes, reading the echoes meanwhile if `reading`; stops when all is sent, when
+    /// no byte moved either way for `stall`, or at `limit`. Returns the bytes sent, and
+    /// whether it stopped short because nothing moved for `stall`.
+    pub fn push(&mut self, data: &[u8], reading: bool, stall: Duration, limit: Duration) -> (usize, bool) {
+        let _ = self.stream.set_nonblocking(true);
+        let (started, mut moved) = (Instant::now(), Instant::now());
+        let (mut sent, mut buf) = (0, vec![0u8; 64 * 1024]);
+        while sent < data.len() && moved.elapsed() < stall && started.elapsed() < limit {
+            let mut progress = false;
+            match self.stream.write(&data[sent..]) {
+                Ok(n) if n > 0 => (sent, progress) = (sent + n, true),
+                Ok(_) => break,
+                Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::Interrupted) => {}
+                Err(_) => break,
+            }
+            if reading {
+                match self.stream.read(&mut buf) {
+                    Ok(0) => self.ended = Some("the server closed the connection".into()),
+                    Ok(n) => (progress, _) = (true, self.received.extend_from_slice(&buf[..n])),
+                    Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::Interrupted) => {}
+                    Err(e) => self.ended = Some(format!("the connection failed: {e}")),
+                }
+            }
+            if self.ended.is_some() {
+                break;
+            }
+            if progress {
+                moved = Instant::now();
+            } else {
+                std::thread::sleep(Duration::from_millis(1));
+            }
+        }
+        let _ = self.stream.set_nonblocking(false);
+        (sent, sent < data.len() && moved.elapsed() >= stall)
+    }
+
+    /// Reads until `total` bytes beyond earlier expectations are held, or no byte came
+    /// for `stall`, or `limit` passes. Returns how many are held, and whether it stopped
+    /// short because none came for `stall`.
+    pub fn collect(&mut self, total: usize, stall: Duration, limit: Duration) -> (usize, bool) {
+        let started = Instant::now();
+        loop {
+            let before = self.received.len();
+            let until = Instant::now() + stall;
+            // One byte more than held: fill() returns after the first read that brings
+            // any, and the stall is counted again from there.
+            self.fill(before + 1, until.min(started + limit));
+            let held = self.received.len() - self.seen;
+            let stalled = self.received.len() == before && Instant::now() >= until;
+            if held >= total || stalled || self.ended.is_some() || started.elapsed() >= limit {
+                return (held, held < total && stalled);
+            }
+        }
+    }
+
+    /// How the connection ended, if the server closed or reset it.
+    pub fn ended(&self) -> Option<&str> {
+        self.ended.as_deref()
     }
 
     /// Sends FIN (a polite close).
