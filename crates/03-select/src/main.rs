@@ -24,12 +24,13 @@ use std::net::SocketAddr;
 #[derive(Parser, Debug)]
 #[command(
     name = "select",
+    version,
     about = "The notes' chat server on select(): fd sets rebuilt every loop, the timeout branch, FD_SETSIZE.",
     long_about = "The notes' chat server on select(). One thread serves every client: it builds a read set \
                   (listeners, clients) and a write set (clients with queued output), sleeps in select() until \
                   something is ready or the timeout passes, then handles only what is ready. With no \
                   arguments it runs a scripted chat over real TCP and checks what every client received.",
-    after_help = "Examples:\n  select\n      the scripted chat, narrated (exits 0 when every client got exactly its lines)\n  select --listen 127.0.0.1:7000\n      a real server; then, in two other terminals: nc 127.0.0.1 7000\n  select --clients 2000\n      2000 clients at once: fds from 1024 up are refused (try it with poll)"
+    after_help = "Examples:\n  select\n      the scripted chat, narrated (exits 0 when every client got exactly its lines)\n  select --listen 127.0.0.1:7000\n      a real server; then, in two other terminals: nc 127.0.0.1 7000\n  select --clients 2000\n      2000 clients at once: fds from 1024 up are refused (try it with poll)\n\nExit status: 0 when the run did what it set out to do (no arguments: every client got\nexactly its script; --clients: the crowd ran, those past FD_SETSIZE refused and\ncounted); 1 when a call failed or a client got something else (the error line says\nwhich); 2 for bad usage. --listen runs until Ctrl-C, which ends it."
 )]
 struct Cli {
     #[command(flatten)]

@@ -360,8 +360,7 @@ pub fn scenario(n: &Narrator, trigger: Trigger) -> Result<()> {
 /// A client's error after SIGINT/SIGTERM stopped the server (ECONNRESET, EOF) is not the
 /// client's fault: say which signal stopped the run instead.
 pub fn blame_the_signal<T>(what: &str, result: Result<T>) -> Result<T> {
-    let stopped = Signal::try_from(STOPPED_BY.load(std::sync::atomic::Ordering::Relaxed)).ok();
-    match (result, stopped) {
+    match (result, stopped_by()) {
         (Err(_), Some(signal)) => Err(Error::msg(
             what,
             format!(
@@ -371,6 +370,11 @@ pub fn blame_the_signal<T>(what: &str, result: Result<T>) -> Result<T> {
         )),
         (result, _) => result,
     }
+}
+
+/// Which signal, if any, ended the serve loop.
+pub fn stopped_by() -> Option<Signal> {
+    Signal::try_from(STOPPED_BY.load(std::sync::atomic::Ordering::Relaxed)).ok()
 }
 
 /// Set by [`stop`]: which signal ended the serve loop (0: none).

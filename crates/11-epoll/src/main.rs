@@ -25,13 +25,14 @@ use std::net::SocketAddr;
 #[derive(Parser, Debug)]
 #[command(
     name = "epoll",
+    version,
     about = "The chat server on epoll: EPOLL_CTL_ADD/MOD/DEL, epoll_wait, edge-triggered mode, signalfd.",
     long_about = "The notes' chat server on Linux's epoll. The fds are registered once in the kernel's interest \
                   list (epoll_ctl ADD), changed only when a client's wish changes (MOD: EPOLLOUT on while its \
                   output queue is non-empty), removed before close (DEL); epoll_wait hands back only the ready \
                   fds. SIGINT/SIGTERM arrive through a signalfd in the same wait. With no arguments it runs a \
                   scripted chat over real TCP and checks what every client received.",
-    after_help = "Examples:\n  epoll\n      the scripted chat, narrated (exits 0 when every client got exactly its lines)\n  epoll --edge\n      the same, edge-triggered: every fd drained until EAGAIN\n  epoll --show-et-bug\n      the classic edge-triggered mistake, then its fix\n  epoll --listen 127.0.0.1:7000\n      a real server; then, in two other terminals: nc 127.0.0.1 7000 (Ctrl-C: goodbye to all)\n  epoll --clients 10000\n      ten thousand clients on one thread (the clients run in a second process)"
+    after_help = "Examples:\n  epoll\n      the scripted chat, narrated (exits 0 when every client got exactly its lines)\n  epoll --edge\n      the same, edge-triggered: every fd drained until EAGAIN\n  epoll --show-et-bug\n      the classic edge-triggered mistake, then its fix\n  epoll --listen 127.0.0.1:7000\n      a real server; then, in two other terminals: nc 127.0.0.1 7000 (Ctrl-C: goodbye to all)\n  epoll --clients 10000\n      ten thousand clients on one thread (the clients run in a second process)\n\nExit status: 0 when the run did what it set out to do (no arguments: every client got\nexactly its script; --listen: stopped by Ctrl-C or SIGTERM; --clients: every client\nserved and given the broadcast line; --show-et-bug: the bug shown and fixed); 1 when a\ncall failed, a client got something else, or a signal stopped the run early (the error\nline says which); 2 for bad usage."
 )]
 struct Cli {
     #[command(flatten)]

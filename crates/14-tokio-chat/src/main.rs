@@ -24,13 +24,14 @@ use std::net::SocketAddr;
 #[derive(Parser, Debug)]
 #[command(
     name = "tokio-chat",
+    version,
     about = "The chat server in async Rust: a task per client, a bounded queue each, tokio's epoll underneath.",
     long_about = "The same chat protocol as the select, poll and epoll servers, written with tokio on one thread: \
                   the main task awaits accept(), each client's task awaits read() and drains its own bounded \
                   output queue; a client whose queue stays full is cut off. The first clients' polls are \
                   narrated: when a task's future returned Pending, and which readiness woke it. With no arguments \
                   it runs the scripted chat over real TCP and checks what every client received.",
-    after_help = "Examples:\n  tokio-chat\n      the scripted chat, narrated, with the first two clients' task polls\n  tokio-chat --listen 127.0.0.1:7000\n      a real server; then, in two other terminals: nc 127.0.0.1 7000 (Ctrl-C: goodbye to all)\n  tokio-chat --clients 2000\n      2000 clients at once, one thread"
+    after_help = "Examples:\n  tokio-chat\n      the scripted chat, narrated, with the first two clients' task polls\n  tokio-chat --listen 127.0.0.1:7000\n      a real server; then, in two other terminals: nc 127.0.0.1 7000 (Ctrl-C: goodbye to all)\n  tokio-chat --clients 2000\n      2000 clients at once, one thread\n\nExit status: 0 when the run did what it set out to do (no arguments: every client got\nexactly its script; --listen: stopped by Ctrl-C or SIGTERM; --clients: every client\nserved and given the broadcast line); 1 when a call failed, a client got something else,\nor a signal stopped the run early (the error line says which); 2 for bad usage."
 )]
 struct Cli {
     #[command(flatten)]
