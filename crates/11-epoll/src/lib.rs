@@ -409,17 +409,17 @@ mod tests {
         let mut interest = Interest::create(Trigger::Level).unwrap();
         // First sync: both listeners and the client are added; the client has its
         // welcome queued, so it wants EPOLLOUT too.
-        let first = interest.sync(&room).unwrap();
+        let first = interest.sync(&mut room).unwrap();
         let ops: Vec<_> =
             first.iter().map(|h| (h.fd, h.fields["op"].as_str().unwrap().to_string())).collect();
         assert_eq!(ops.len(), 3, "{ops:?}");
         assert!(ops.iter().all(|(_, op)| op == "EPOLL_CTL_ADD"));
         assert_eq!(first[2].fields["events"], json!(["EPOLLIN", "EPOLLOUT", "EPOLLRDHUP"]));
         // Nothing changed: no epoll_ctl at all.
-        assert!(interest.sync(&room).unwrap().is_empty());
+        assert!(interest.sync(&mut room).unwrap().is_empty());
         // The queue empties: one MOD, dropping EPOLLOUT.
         assert_eq!(events(&room.on_writable(fd)), ["flushed"]);
-        let second = interest.sync(&room).unwrap();
+        let second = interest.sync(&mut room).unwrap();
         assert_eq!(second.len(), 1);
         assert_eq!((second[0].fd, second[0].fields["op"].as_str()), (fd, Some("EPOLL_CTL_MOD")));
         assert_eq!(second[0].fields["events"], json!(["EPOLLIN", "EPOLLRDHUP"]));
