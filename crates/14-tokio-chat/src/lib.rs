@@ -677,7 +677,11 @@ pub fn crowd(n: &Narrator, count: usize) -> Result<()> {
     if limit < want {
         return Err(Error::msg(
             format!("--clients {count}"),
-            format!("needs {want} fds (two per client, both ends in this process) but RLIMIT_NOFILE allows {limit}"),
+            format!(
+                "needs {want} fds (two per client, both ends in this process) but RLIMIT_NOFILE allows {limit}: \
+                 try --clients {} or raise the hard limit (ulimit -Hn, as root)",
+                limit.saturating_sub(64) / 2
+            ),
         ));
     }
     n.event(
