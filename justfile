@@ -65,7 +65,7 @@ trace-check:
 
 # Run the chat servers and the curl demos under continuous load (default 2 minutes): `just soak --duration 30s`
 soak *ARGS:
-    @cargo build -q -p select -p pselect -p poll -p epoll -p tokio-chat -p curl-multi -p curl-select -p soak
+    @cargo build -q -p select -p pselect -p poll -p epoll -p tokio-chat -p curl-multi -p curl-select -p curl-socket -p soak
     @{{target}}/debug/soak "$@"
 
 # Run a demo under valgrind: memory errors, definite leaks, fds left open at exit (`just valgrind aio-cancel`)

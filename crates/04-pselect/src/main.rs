@@ -32,7 +32,7 @@ use std::net::SocketAddr;
                   slip in between checking the flag and going to sleep. SIGINT/SIGTERM tell every client \
                   goodbye, flush, close and exit 0; SIGUSR1 prints the counters. With no arguments it runs a \
                   scripted chat over real TCP and checks what every client received.",
-    after_help = "Examples:\n  pselect\n      the scripted chat, narrated (exits 0 when every client got exactly its lines)\n  pselect --listen 127.0.0.1:7000\n      a real server (nc 127.0.0.1 7000 to join); Ctrl-C says goodbye and exits 0\n  pselect --show-race\n      the lost wake-up: select() sleeps through a signal, pselect() does not\n\nExit status: 0 when the run completed (the scripted chat: every client got exactly its lines; --clients: the crowd was served, and clients refused for lack of room are counted, not failures), and after SIGINT or SIGTERM once every client was told goodbye; 1 when a check or a call failed (the error line names it and the errno); 2 for bad usage."
+    after_help = "Examples:\n  pselect\n      the scripted chat, narrated (exits 0 when every client got exactly its lines)\n  pselect --listen 127.0.0.1:7000\n      a real server (nc 127.0.0.1 7000 to join); Ctrl-C says goodbye and exits 0\n  pselect --show-race\n      the lost wake-up: select() sleeps through a signal, pselect() does not\n\nExit status: 0 when the run did what it set out to do (no arguments: every client got\nexactly its script; --listen: stopped by Ctrl-C or SIGTERM; --show-race: the race\nshown); 1 when a call failed, a client got something else, or a signal stopped the run\nearly (the error line says which); 2 for bad usage."
 )]
 struct Cli {
     #[command(flatten)]

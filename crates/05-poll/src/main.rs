@@ -31,7 +31,7 @@ use std::net::SocketAddr;
                   until something is ready or the timeout passes, then handles each entry's revents: POLLIN, \
                   POLLOUT, POLLHUP, POLLERR, POLLNVAL. With no arguments it runs a scripted chat over real \
                   TCP and checks what every client received.",
-    after_help = "Examples:\n  poll\n      the scripted chat, narrated (exits 0 when every client got exactly its lines)\n  poll --listen 127.0.0.1:7000\n      a real server; then, in two other terminals: nc 127.0.0.1 7000\n  poll --clients 2000\n      2000 clients at once, all served (select refuses fds from 1024 up)\n\nExit status: 0 when the run completed (the scripted chat: every client got exactly its lines; --clients: the crowd was served, and clients refused for lack of room are counted, not failures); 1 when a check or a call failed (the error line names it and the errno); 2 for bad usage. --listen serves until SIGINT or SIGTERM ends the process; this server does not catch them, so after Ctrl-C the shell reports 130 (pselect catches them and exits 0)."
+    after_help = "Examples:\n  poll\n      the scripted chat, narrated (exits 0 when every client got exactly its lines)\n  poll --listen 127.0.0.1:7000\n      a real server; then, in two other terminals: nc 127.0.0.1 7000\n  poll --clients 2000\n      2000 clients at once, all served (select refuses fds from 1024 up)\n\nExit status: 0 when the run did what it set out to do (no arguments: every client got\nexactly its script; --clients: every client served); 1 when a call failed or a client\ngot something else (the error line says which); 2 for bad usage. --listen runs until\nCtrl-C, which ends it."
 )]
 struct Cli {
     #[command(flatten)]

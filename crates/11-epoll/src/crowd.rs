@@ -64,6 +64,7 @@ pub fn crowd(n: &Narrator, count: usize, trigger: Trigger) -> Result<()> {
         .args([CHILD_FLAG, &chat.to_string(), &stats.to_string(), &count.to_string()])
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
+        .stderr(Stdio::piped()) // its error, if any, becomes part of ours: one line
         .spawn()
         .context("start the clients' process")?;
     n.explain(format!(
@@ -80,9 +81,17 @@ pub fn crowd(n: &Narrator, count: usize, trigger: Trigger) -> Result<()> {
         let _ = child.kill(); // it would only time out against a server that is gone
     }
     let out = child.wait_with_output().context("wait for the clients' process")?;
-    crate::blame_the_signal("crowd", served)?;
-    let report = parse_report(&out.stdout)
-        .ok_or_else(|| Error::msg("crowd", format!("the clients' process failed ({})", out.status)))?;
+    // Ctrl-C reaches the clients' process too (the same process group), and the server's
+    // goodbye resets their sockets: the signal is the one thing to report.
+    if let Some(signal) = crate::stopped_by() {
+        return Err(Error::msg("crowd", format!("stopped by {} before the crowd finished", signal.as_str())));
+    }
+    served?;
+    let report = parse_report(&out.stdout).ok_or_else(|| {
+        let why = String::from_utf8_lossy(&out.stderr);
+        let why = why.lines().next().unwrap_or("").trim_start_matches("error: ");
+        Error::msg("crowd", format!("the clients' process failed ({}): {why}", out.status))
+    })?;
     n.event(
         "crowd_done",
         json!({"clients": count, "connected": report.connected, "served": report.served,

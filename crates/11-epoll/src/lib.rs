@@ -388,8 +388,7 @@ pub fn scenario(n: &Narrator, trigger: Trigger) -> Result<()> {
 /// A client's error after SIGINT/SIGTERM stopped the server (ECONNRESET, EOF) is not the
 /// client's fault: say which signal stopped the run instead.
 pub fn blame_the_signal<T>(what: &str, result: Result<T>) -> Result<T> {
-    let stopped = Signal::try_from(STOPPED_BY.load(std::sync::atomic::Ordering::Relaxed)).ok();
-    match (result, stopped) {
+    match (result, stopped_by()) {
         (Err(_), Some(signal)) => Err(Error::msg(
             what,
             format!(
@@ -399,6 +398,11 @@ pub fn blame_the_signal<T>(what: &str, result: Result<T>) -> Result<T> {
         )),
         (result, _) => result,
     }
+}
+
+/// Which signal, if any, ended the serve loop.
+pub fn stopped_by() -> Option<Signal> {
+    Signal::try_from(STOPPED_BY.load(std::sync::atomic::Ordering::Relaxed)).ok()
 }
 
 /// Set by [`stop`]: which signal ended the serve loop (0: none).
@@ -433,17 +437,17 @@ mod tests {
         let mut interest = Interest::create(Trigger::Level).unwrap();
         // First sync: both listeners and the client are added; the client has its
         // welcome queued, so it wants EPOLLOUT too.
-        let first = interest.sync(&room).unwrap();
+        let first = interest.sync(&mut room).unwrap();
         let ops: Vec<_> =
             first.iter().map(|h| (h.fd, h.fields["op"].as_str().unwrap().to_string())).collect();
         assert_eq!(ops.len(), 3, "{ops:?}");
         assert!(ops.iter().all(|(_, op)| op == "EPOLL_CTL_ADD"));
         assert_eq!(first[2].fields["events"], json!(["EPOLLIN", "EPOLLOUT", "EPOLLRDHUP"]));
         // Nothing changed: no epoll_ctl at all.
-        assert!(interest.sync(&room).unwrap().is_empty());
+        assert!(interest.sync(&mut room).unwrap().is_empty());
         // The queue empties: one MOD, dropping EPOLLOUT.
         assert_eq!(events(&room.on_writable(fd)), ["flushed"]);
-        let second = interest.sync(&room).unwrap();
+        let second = interest.sync(&mut room).unwrap();
         assert_eq!(second.len(), 1);
         assert_eq!((second[0].fd, second[0].fields["op"].as_str()), (fd, Some("EPOLL_CTL_MOD")));
         assert_eq!(second[0].fields["events"], json!(["EPOLLIN", "EPOLLRDHUP"]));

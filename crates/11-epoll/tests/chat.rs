@@ -193,3 +193,32 @@ fn edge_triggered_under_load_delivers_every_line() {
     drop(crowd);
     server.stop().unwrap();
 }
+
+/// Ctrl-C during `--clients`: the terminal signals the whole process group, the crowd's
+/// process too. One error line naming the signal, exit 1, no word from the clients.
+#[test]
+fn ctrl_c_during_the_crowd_is_one_line_naming_the_signal() {
+    use std::io::{BufRead, BufReader};
+    use std::os::unix::process::CommandExt;
+    let mut child = std::process::Command::new(BIN)
+        .args(["--clients", "10000", "--json"])
+        .process_group(0)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    // The first client's join: the crowd's process is running.
+    while !line.contains("\"event\":\"accepted\"") {
+        line.clear();
+        assert!(stdout.read_line(&mut line).unwrap() > 0, "no accepted event");
+    }
+    let group = nix::unistd::Pid::from_raw(-(child.id() as i32));
+    nix::sys::signal::kill(group, nix::sys::signal::Signal::SIGINT).unwrap();
+    std::io::copy(&mut stdout, &mut std::io::sink()).unwrap();
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert_eq!(stderr, "error: crowd: stopped by SIGINT before the crowd finished\n");
+}

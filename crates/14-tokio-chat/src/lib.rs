@@ -18,6 +18,7 @@ pub mod traced;
 use common::chat::line::LineBuffer;
 use common::chat::telnet::Telnet;
 use common::chat::{json, Happening, StopRule};
+use common::narrate::plural;
 use common::{Context, Error, Narrator, Result};
 use room::{leave, Kick, Leave, Line, Room, Shared};
 use std::net::SocketAddr;
@@ -168,7 +169,9 @@ async fn serve(n: Narrator, setup: Setup, signals: Signals) -> Result<Served> {
         }
         let quiet_until = room.borrow().last_activity + setup.timeout;
         room.borrow_mut().counters.wait_calls += 1;
-        narrate_wait(&n, &chat, &stats, setup.timeout);
+        if !room::untold(&room, "wait") {
+            narrate_wait(&n, &chat, &stats, setup.timeout);
+        }
         tokio::select! {
             accepted = chat.accept() => match accepted {
                 Ok((stream, peer)) => {
@@ -191,6 +194,7 @@ async fn serve(n: Narrator, setup: Setup, signals: Signals) -> Result<Served> {
     if let Some(signal) = stopped_by {
         shutdown(&room, signal, &mut tasks).await;
     }
+    room::tell_untold(&room);
     let highest_fd = room.borrow().counters.highest_fd;
     Ok(Served { stopped_by, highest_fd })
 }
@@ -214,7 +218,10 @@ async fn welcome(
             "accepted",
             fd,
             json!({"nick": nick, "peer": peer.to_string(), "told": told}),
-            format!("accept4() = fd {fd} from {peer}: \"{nick}\" joined (welcome queued; {told} others told); task spawned"),
+            format!(
+                "accept4() = fd {fd} from {peer}: \"{nick}\" joined (welcome queued; {} told); task spawned",
+                plural(told as u64, "other", "others")
+            ),
         ),
     );
     let traced = trace && id <= TRACED_CLIENTS;
@@ -642,7 +649,11 @@ pub fn crowd(n: &Narrator, count: usize) -> Result<()> {
     if limit < want {
         return Err(Error::msg(
             format!("--clients {count}"),
-            format!("needs {want} fds (two per client, both ends in this process) but RLIMIT_NOFILE allows {limit}"),
+            format!(
+                "needs {want} fds (two per client, both ends in this process) but RLIMIT_NOFILE allows {limit}: \
+                 try --clients {} or raise the hard limit (ulimit -Hn, as root)",
+                limit.saturating_sub(64) / 2
+            ),
         ));
     }
     n.event(

@@ -31,7 +31,7 @@ use std::net::SocketAddr;
                   output queue; a client whose queue stays full is cut off. The first clients' polls are \
                   narrated: when a task's future returned Pending, and which readiness woke it. With no arguments \
                   it runs the scripted chat over real TCP and checks what every client received.",
-    after_help = "Examples:\n  tokio-chat\n      the scripted chat, narrated, with the first two clients' task polls\n  tokio-chat --listen 127.0.0.1:7000\n      a real server; then, in two other terminals: nc 127.0.0.1 7000 (Ctrl-C: goodbye to all)\n  tokio-chat --clients 2000\n      2000 clients at once, one thread\n\nExit status: 0 when the run completed (the scripted chat: every client got exactly its lines; --clients: the crowd was served, and clients refused for lack of room are counted, not failures), and after SIGINT or SIGTERM once every client was told goodbye; 1 when a check or a call failed (the error line names it and the errno); 2 for bad usage."
+    after_help = "Examples:\n  tokio-chat\n      the scripted chat, narrated, with the first two clients' task polls\n  tokio-chat --listen 127.0.0.1:7000\n      a real server; then, in two other terminals: nc 127.0.0.1 7000 (Ctrl-C: goodbye to all)\n  tokio-chat --clients 2000\n      2000 clients at once, one thread\n\nExit status: 0 when the run did what it set out to do (no arguments: every client got\nexactly its script; --listen: stopped by Ctrl-C or SIGTERM; --clients: every client\nserved and given the broadcast line); 1 when a call failed, a client got something else,\nor a signal stopped the run early (the error line says which); 2 for bad usage."
 )]
 struct Cli {
     #[command(flatten)]

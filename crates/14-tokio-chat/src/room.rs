@@ -10,6 +10,7 @@
 
 use common::chat::line::{clean_line, RawLine};
 use common::chat::{json, Happening, COMMANDS};
+use common::narrate::plural;
 use common::Narrator;
 use nix::errno::Errno;
 use std::cell::RefCell;
@@ -118,6 +119,8 @@ pub struct Room {
     /// first and closes its socket when its task ends.
     pub open: usize,
     pub n: Narrator,
+    /// Quiet: how many of each event were not told one by one.
+    pub untold: BTreeMap<&'static str, u64>,
 }
 
 impl Room {
@@ -132,6 +135,7 @@ impl Room {
             last_activity: Instant::now(),
             open: 0,
             n,
+            untold: BTreeMap::new(),
         }))
     }
 
@@ -211,8 +215,46 @@ fn line(text: &str) -> Line {
 
 /// Prints one happening, indented under the task's wake-up.
 pub fn tell(room: &Shared, h: Happening) {
+    if !h.warn && untold(room, h.event) {
+        return;
+    }
     let n = room.borrow().n.clone();
     common::chat::tell::happenings(&n, &[h]);
+}
+
+/// How many of one kind a quiet room (the `--clients` crowd) tells one by one; the
+/// rest are counted, and [`tell_untold`] sums them up at the end.
+const TOLD_WHEN_QUIET: u64 = 3;
+
+/// Whether a quiet room keeps this event to itself (and counts it).
+pub fn untold(room: &Shared, event: &'static str) -> bool {
+    let mut r = room.borrow_mut();
+    if !r.quiet {
+        return false;
+    }
+    let seen = r.untold.entry(event).or_default();
+    *seen += 1;
+    *seen > TOLD_WHEN_QUIET
+}
+
+/// The `summary` event: what a quiet room did not tell one by one.
+pub fn tell_untold(room: &Shared) {
+    let r = room.borrow();
+    let more: BTreeMap<&str, u64> = r
+        .untold
+        .iter()
+        .filter(|(_, &k)| k > TOLD_WHEN_QUIET)
+        .map(|(&e, &k)| (e, k - TOLD_WHEN_QUIET))
+        .collect();
+    if more.is_empty() {
+        return;
+    }
+    let words: Vec<String> = more.iter().map(|(event, k)| format!("{k} {event}")).collect();
+    r.n.event(
+        "summary",
+        json!({"counts": more, "told": TOLD_WHEN_QUIET}),
+        format!("     and more, not told one by one: {}", words.join(", ")),
+    );
 }
 
 /// Handles one complete line from client `id`: cleaned, then relayed or obeyed.
@@ -313,7 +355,10 @@ async fn command(room: &Shared, id: u64, fd: RawFd, nick: &str, text: &str) -> b
                     "quit",
                     fd,
                     json!({"nick": nick, "told": told}),
-                    format!("{nick} sent /quit: goodbye queued, {told} others told; closes once flushed"),
+                    format!(
+                        "{nick} sent /quit: goodbye queued, {} told; closes once flushed",
+                        plural(told as u64, "other", "others")
+                    ),
                 ),
             );
             return true;
@@ -442,7 +487,12 @@ pub async fn leave(room: &Shared, id: u64, why: Leave) {
         broadcast(room, None, &notice).await
     };
     let fd = member.fd;
-    let text = format!("close(fd {fd}): {} left: {}; {told} others told", member.nick, why.words());
+    let text = format!(
+        "close(fd {fd}): {} left: {}; {} told",
+        member.nick,
+        why.words(),
+        plural(told as u64, "other", "others")
+    );
     let fields = json!({"nick": member.nick, "reason": why.words(), "told": told});
     let warn = matches!(why, Leave::TooSlow | Leave::Failed(_));
     tell(room, Happening { event: "left", fd, fields, text, warn });

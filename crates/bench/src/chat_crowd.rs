@@ -13,6 +13,7 @@
 
 use crate::chat::{check, line, RunResult, ServerChild, RUN_DEADLINE};
 use crate::harness::{stats, LoadSeen, Measured};
+use crate::plot::{self, Series};
 use crate::report::{Bench, Goal, Table};
 use common::{Context, Error, Result};
 use offline::chat_clients::{stat, ChatClient, ManyClients};
@@ -96,8 +97,9 @@ pub fn wakeup_cost(bench: &mut Bench) -> Result<()> {
     let mut table = Table::new(&["idle clients", "server", "server CPU per round trip", "round trip"]);
     let mut load = LoadSeen::new();
     let mut cost: Vec<(&str, usize, f64)> = Vec::new();
+    let mut lines: Vec<Vec<(f64, f64, f64, f64)>> = vec![Vec::new(); WAKEUP_SERVERS.len()];
     for &idle in &sizes {
-        for call in WAKEUP_SERVERS {
+        for (k, call) in WAKEUP_SERVERS.into_iter().enumerate() {
             let mut cpu = Vec::new();
             let mut rtt = Vec::new();
             for _ in 0..rounds {
@@ -128,6 +130,9 @@ pub fn wakeup_cost(bench: &mut Bench) -> Result<()> {
                 json!({"server": call, "idle": idle, "pings": pings}),
             );
             cost.push((call, idle, c.median));
+            if !cpu.is_empty() {
+                lines[k].push((idle as f64, c.median, c.p10, c.p90));
+            }
         }
     }
     bench.table(&table);
@@ -155,5 +160,28 @@ pub fn wakeup_cost(bench: &mut Bench) -> Result<()> {
         Goal::Info,
         &load,
     );
+    if let Some(dir) = bench.plots.clone() {
+        let series: Vec<Series> = WAKEUP_SERVERS
+            .iter()
+            .zip(lines)
+            .map(|(call, points)| Series {
+                name: call.to_string(),
+                points,
+                // The same colour for each server as in the throughput plot.
+                color: plot::color(crate::chat::SERVERS.iter().position(|s| s == call).unwrap_or(0)),
+                dashed: *call == "epoll-edge",
+            })
+            .collect();
+        let path = dir.join("chat-wakeup.svg");
+        plot::draw(
+            &path,
+            "Chat servers: server CPU per round trip with N idle clients",
+            "idle clients (N)",
+            "server CPU per round trip",
+            &series,
+            plot::Axes { log_x: true, log_y: true, y_ns: true },
+        )?;
+        bench.plot_written(&path);
+    }
     Ok(())
 }

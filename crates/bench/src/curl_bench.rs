@@ -454,6 +454,22 @@ fn loop_cost(bench: &mut Bench, server: &Server) -> Result<()> {
                 &load,
             );
         }
+        bench.ratio(
+            "curl",
+            format!("fdset+select turn at {b} / at {a} connections (past fd 1023 it watches only part)"),
+            last.select[1].stats.median / first.select[1].stats.median,
+            Goal::Info,
+            &load,
+        );
+        if let (Ok(wait), Ok(socket)) = (&last.multi, &last.socket) {
+            bench.ratio(
+                "curl",
+                format!("curl_multi_wait turn / socket_action turn at {b} connections"),
+                wait[1].stats.median / socket.stats.median,
+                Goal::Info,
+                &load,
+            );
+        }
     }
     if let Some(c) = costs.iter().find(|c| c.high_sockets > 0) {
         bench.n.say(format!(

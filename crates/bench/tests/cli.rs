@@ -38,9 +38,8 @@ fn quick_json_run_reports_measurements_ratios_plots_and_load() {
         assert!(m["p10"].as_f64().unwrap() <= m["p90"].as_f64().unwrap(), "{m}");
         assert!(m["load_max"].is_number() && m["load_high"].is_boolean(), "{m}");
     }
-    // Part 4: the cached-read comparison (pread, 2 AIO waits, io_uring at depth 1 and
-    // 32), the simulated device (4 ways), double-buffering at 4 ratios P/L, with AIO and
-    // with io_uring.
+    // Part 4: the cached-read comparison (pread, aio_read twice, io_uring at depth 1 and
+    // 32), the slow device four ways, and double-buffering at 4 ratios P/L, AIO and io_uring.
     let aio: Vec<&&Value> = measurements.iter().filter(|m| m["part"] == "aio").collect();
     assert_eq!(aio.iter().filter(|m| m["test"] == "cached_4k_read").count(), 5);
     assert_eq!(aio.iter().filter(|m| m["test"] == "device_reads").count(), 4);
@@ -51,8 +50,8 @@ fn quick_json_run_reports_measurements_ratios_plots_and_load() {
         .map(|m| m["p_over_l"].as_f64().unwrap())
         .collect();
     assert_eq!(ratios_pl, [0.25, 0.5, 1.0, 2.0]);
-    // Part 3: sequential, multi and select transfers; many at once with socket_action
-    // and curl_multi_wait; the loop cost at 2 sizes x 5 ways.
+    // Part 3: sequential, multi and select transfers; many at once with socket_action and
+    // curl_multi_wait; the loop cost at 2 sizes x 5 ways (socket_action's turn the fifth).
     let curl: Vec<&&Value> = measurements.iter().filter(|m| m["part"] == "curl").collect();
     assert_eq!(curl.iter().filter(|m| m["test"] == "transfers").count(), 3);
     assert_eq!(curl.iter().filter(|m| m["test"] == "many").count(), 2);
@@ -70,7 +69,7 @@ fn quick_json_run_reports_measurements_ratios_plots_and_load() {
     assert!(ratios.iter().any(|r| r["what"] == "once: poll / epoll_wait at N=100"));
 
     let plots: Vec<&Value> = events.iter().filter(|e| e["event"] == "plot_written").collect();
-    assert_eq!(plots.len(), 7);
+    assert_eq!(plots.len(), 8); // chat-wakeup.svg the eighth
     for plot in plots {
         let svg = std::fs::read_to_string(plot["path"].as_str().unwrap()).unwrap();
         assert!(svg.starts_with("<svg"));

@@ -56,8 +56,8 @@ fn list(to_stderr: bool) {
 fn build(name: &str) -> Option<PathBuf> {
     let child = cargo()
         // By its binary only: `-p io-uring` would be ambiguous (the demo, and the crates.io
-        // crate of that name it uses underneath). `--workspace`: run from inside one
-        // crate's folder, cargo would look for the binary in that crate alone.
+        // crate of that name it uses underneath). `--workspace`: typed in a crate's own
+        // folder, `--bin` alone would look in that crate only.
         .args(["build", "--workspace", "--bin", name, "--message-format=json-render-diagnostics"])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

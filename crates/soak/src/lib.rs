@@ -130,7 +130,7 @@ pub fn find_binary(dir: &Path, name: &str) -> common::Result<PathBuf> {
         Err(common::Error::msg(
             format!("find {}", path.display()),
             "not built; build the demos first: cargo build -p select -p pselect -p poll -p epoll \
-             -p tokio-chat -p curl-multi -p curl-select (add --release for target/release), or point --bin-dir at them",
+             -p tokio-chat -p curl-multi -p curl-select -p curl-socket (add --release for target/release), or point --bin-dir at them",
         ))
     }
 }

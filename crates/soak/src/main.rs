@@ -1,13 +1,13 @@
 //! soak: the chat servers and the curl demos under continuous load, for a bounded time.
 //!
 //! Run it: `just soak` (two minutes), `just soak --duration 30s`, `just soak --json`.
-//! It needs the seven demos built next to it (the recipe builds them).
+//! It needs the eight demos built next to it (the recipe builds them).
 //!
 //! What it does: starts `select`, `pselect`, `poll`, `epoll` and `tokio-chat` as servers (`--listen
 //! 127.0.0.1:0`) and keeps a room of talking clients busy on each, with others joining
 //! and leaving rudely, every line checked at every receiver; meanwhile it runs
-//! `curl-multi` and `curl-select` again and again against a local HTTP server, every
-//! transfer checked. All seven at once, each on its own thread.
+//! `curl-multi`, `curl-select` and `curl-socket` again and again against a local HTTP
+//! server, every transfer checked. All eight at once, each on its own thread.
 //!
 //! What to watch for: a progress line every ten seconds, then one line per target:
 //! rounds or runs, lines or transfers checked, errors, lost, duplicated, fd growth.
@@ -23,14 +23,14 @@ use std::time::{Duration, Instant};
 
 const AFTER_HELP: &str = "\
 Examples:
-  soak                       two minutes, all seven targets
+  soak                       two minutes, all eight targets
   soak --duration 30s        a shorter run
   soak --duration 10m --json one JSON line per target at the end (and progress lines)
 
 Exit status: 0 when every target ran with no error, no lost or duplicated line, and no
 fd growth; 1 otherwise; 2 for bad command-line usage.";
 
-/// Runs the three chat servers under continuous client load and the two curl demos
+/// Runs the five chat servers under continuous client load and the three curl demos
 /// repeatedly against a local HTTP server, then reports errors, lost or duplicated
 /// lines and fd growth per target (all expected to be zero).
 #[derive(Parser, Debug)]
@@ -49,7 +49,7 @@ struct Cli {
 }
 
 const CHAT: [&str; 5] = ["select", "pselect", "poll", "epoll", "tokio-chat"];
-const CURL: [&str; 2] = ["curl-multi", "curl-select"];
+const CURL: [&str; 3] = ["curl-multi", "curl-select", "curl-socket"];
 
 /// How often a progress line is printed.
 const PROGRESS_EVERY: Duration = Duration::from_secs(10);

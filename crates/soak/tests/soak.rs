@@ -1,4 +1,4 @@
-//! The soak binary itself: a short run over all seven targets must come back clean, and
+//! The soak binary itself: a short run over all eight targets must come back clean, and
 //! its usage errors must be one line each.
 
 use serde_json::Value;
@@ -10,7 +10,9 @@ const BIN: &str = env!("CARGO_BIN_EXE_soak");
 #[test]
 fn a_short_soak_finds_nothing_lost_leaked_or_failed() {
     let mut dir = None;
-    for name in ["select", "pselect", "poll", "epoll", "tokio-chat", "curl-multi", "curl-select"] {
+    for name in
+        ["select", "pselect", "poll", "epoll", "tokio-chat", "curl-multi", "curl-select", "curl-socket"]
+    {
         dir = binary(name).parent().map(std::path::Path::to_path_buf);
     }
     let dir = dir.unwrap();
@@ -21,7 +23,10 @@ fn a_short_soak_finds_nothing_lost_leaked_or_failed() {
     let events: Vec<Value> = stdout.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
     let targets: Vec<&Value> = events.iter().filter(|e| e["event"] == "target").collect();
     let names: Vec<&str> = targets.iter().map(|t| t["target"].as_str().unwrap()).collect();
-    assert_eq!(names, ["select", "pselect", "poll", "epoll", "tokio-chat", "curl-multi", "curl-select"]);
+    assert_eq!(
+        names,
+        ["select", "pselect", "poll", "epoll", "tokio-chat", "curl-multi", "curl-select", "curl-socket"]
+    );
     for t in &targets {
         assert_eq!(t["ok"], true, "{t}");
         assert!(t["runs"].as_u64().unwrap() > 0, "{t}");

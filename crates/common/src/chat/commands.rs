@@ -40,6 +40,7 @@ impl ChatRoom {
                 if let Some(client) = self.clients.get_mut(&fd) {
                     client.leaving = true; // write() closes it once the queue is empty
                 }
+                self.touched.insert(fd);
                 let told = self.broadcast(Some(fd), &format!("* {nick} left"), happened);
                 happened.push(event::quit(fd, &nick, told));
                 return;

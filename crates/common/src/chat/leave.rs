@@ -91,6 +91,8 @@ impl ChatRoom {
     pub fn forget(&mut self, fd: RawFd) -> Vec<Happening> {
         let mut happened = Vec::new();
         if let Some(client) = self.clients.remove(&fd) {
+            self.touched.remove(&fd);
+            self.behind.remove(&fd);
             std::mem::forget(client.stream);
             happened.push(event::forgotten(fd, &client.nick));
         }

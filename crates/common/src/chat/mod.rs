@@ -44,7 +44,7 @@ pub use leave::Leave;
 pub use room::{BeforeClose, ChatRoom, Input};
 pub use setup::StopRule;
 pub use stats::Counters;
-pub use watch::{Kind, Watch};
+pub use watch::{Changes, Kind, Watch};
 
 #[cfg(test)]
 mod tests;

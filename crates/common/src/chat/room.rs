@@ -27,7 +27,7 @@ use super::setup::StopRule;
 use super::stats::Counters;
 use super::telnet::Telnet;
 use nix::errno::Errno;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
@@ -59,6 +59,15 @@ pub struct ChatRoom {
     /// Called with a client's fd just before the room closes it (see
     /// [`ChatRoom::before_close`]).
     pub(super) before_close: Option<BeforeClose>,
+    /// Clients whose watch may have changed since [`ChatRoom::take_changes`] last ran:
+    /// queued or wrote output, joined, began to leave.
+    pub(super) touched: BTreeSet<RawFd>,
+    /// Clients more than `BEHIND` bytes behind (`behind_since` set): the only ones
+    /// [`ChatRoom::holding_input`] and [`ChatRoom::wait_timeout`] need to look at.
+    pub(super) behind: BTreeSet<RawFd>,
+    /// (accept paused, input held) when [`ChatRoom::take_changes`] last ran; None before
+    /// its first call.
+    pub(super) handed_out: Option<(bool, bool)>,
 }
 
 /// What [`ChatRoom::before_close`] takes: a hook that may report what it did.
@@ -132,6 +141,7 @@ impl ChatRoom {
             self.counters.accepted += 1;
             self.counters.highest_fd = self.counters.highest_fd.max(fd);
             self.clients.insert(fd, Client::new(stream, &nick, peer));
+            self.touched.insert(fd);
             self.queue(fd, &format!("* you are {nick}; {COMMANDS}"));
             let told =
                 if self.quiet { 0 } else { self.broadcast(Some(fd), &format!("* {nick} joined"), happened) };
@@ -275,7 +285,9 @@ impl ChatRoom {
         };
         client.output.drain(..n);
         self.counters.bytes_out += n as u64;
+        self.touched.insert(fd);
         if client.caught_up() {
+            self.behind.remove(&fd);
             happened.push(event::caught_up(fd, &client.nick, client.output.len()));
         }
         happened.push(event::flushed(fd, &client.nick, n, client.output.len()));
@@ -288,6 +300,8 @@ impl ChatRoom {
     /// tells the others. Clients that sent /quit told the others already.
     pub fn close(&mut self, fd: RawFd, why: Leave, happened: &mut Vec<Happening>) {
         let Some(mut client) = self.clients.remove(&fd) else { return };
+        self.touched.remove(&fd);
+        self.behind.remove(&fd);
         self.counters.left += 1;
         self.accept_paused = false; // an fd is free again
         if why == Leave::TooSlow {

@@ -42,6 +42,9 @@ impl ChatRoom {
             deadline: None,
             quiet: false,
             before_close: None,
+            touched: Default::default(),
+            behind: Default::default(),
+            handed_out: None,
         })
     }
 

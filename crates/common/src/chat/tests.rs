@@ -186,3 +186,24 @@ fn the_before_close_hook_sees_a_leaving_client_fd_while_it_is_still_open() {
     assert_eq!(*seen.borrow(), [(gone, true)]);
     assert_eq!(room.kind(stays), Some(Kind::Client));
 }
+
+/// take_changes: everything the first time, then only the clients a turn touched: a
+/// command only its sender hears touches the sender alone, whatever the crowd.
+#[test]
+fn take_changes_names_only_the_clients_a_turn_touched() {
+    let (mut room, mut peers) = room_with(5);
+    assert_eq!(room.take_changes(), Changes::All);
+    for (fd, peer) in peers.iter_mut() {
+        lines_for(&mut room, peer, *fd); // welcomes and join notices written out
+    }
+    room.take_changes();
+    assert_eq!(room.take_changes(), Changes::Only(vec![]), "an idle turn touches nobody");
+    let (asker, peer) = &mut peers[2];
+    let asker = *asker;
+    say(&mut room, peer, asker, "/x");
+    assert_eq!(room.take_changes(), Changes::Only(vec![asker]), "the reply is queued for the asker only");
+    assert!(room.watch_of(asker).is_some_and(|w| w.read && w.write));
+    lines_for(&mut room, peer, asker);
+    assert_eq!(room.take_changes(), Changes::Only(vec![asker]), "its queue emptied");
+    assert!(room.watch_of(asker).is_some_and(|w| w.read && !w.write));
+}

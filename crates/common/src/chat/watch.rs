@@ -19,6 +19,22 @@ pub struct Watch<'a> {
     pub write: bool,
 }
 
+/// What [`ChatRoom::take_changes`] found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Changes {
+    /// Anything may have changed: look at the whole [`ChatRoom::watch_list`].
+    All,
+    /// Only these clients' watches may have changed.
+    Only(Vec<RawFd>),
+}
+
+impl super::room::Client {
+    /// Read unless leaving or the room holds input; write while output is queued.
+    fn watch(&self, holding: bool) -> Watch<'_> {
+        Watch { fd: self.stream.as_fd(), read: !self.leaving && !holding, write: !self.output.is_empty() }
+    }
+}
+
 /// What a ready fd is, which decides what "readable" means for it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
@@ -44,16 +60,32 @@ impl ChatRoom {
             list.push(Watch { fd: self.stats.as_fd(), read: true, write: false });
         }
         let holding = self.holding_input();
-        for client in self.clients.values() {
-            list.push(Watch {
-                fd: client.stream.as_fd(),
-                read: !client.leaving && !holding,
-                write: !client.output.is_empty(),
-            });
-        }
+        list.extend(self.clients.values().map(|client| client.watch(holding)));
         list
     }
     // ANCHOR_END: watch_list
+
+    // ANCHOR: take_changes
+    /// For a wait call that keeps its own list (epoll's interest list): whose watch may
+    /// have changed since the last call. `All` the first time, and after a change that
+    /// concerns every fd (accept paused or resumed, input held or released); otherwise
+    /// `Only` the clients this turn touched (output queued or written, joined, leaving).
+    /// A turn then costs what happened in it, not one look at every client.
+    pub fn take_changes(&mut self) -> Changes {
+        let now = (self.accept_paused, self.holding_input());
+        let touched = std::mem::take(&mut self.touched);
+        if self.handed_out.replace(now) == Some(now) {
+            Changes::Only(touched.into_iter().collect())
+        } else {
+            Changes::All
+        }
+    }
+
+    /// One client's watch, as [`ChatRoom::watch_list`] gives it; None once it is gone.
+    pub fn watch_of(&self, fd: RawFd) -> Option<Watch<'_>> {
+        Some(self.clients.get(&fd)?.watch(self.holding_input()))
+    }
+    // ANCHOR_END: take_changes
 
     /// The chat and stats listeners, watched or not (a wait call that keeps an
     /// interest list must change theirs while accept() is paused).
