@@ -250,6 +250,9 @@ fn select_gets_one_lane_per_fd_its_events_name() {
             Some("accepted") => {
                 fds.insert((v["fd"].as_i64().expect("fd"), v["nick"].as_str().expect("nick").to_string()));
             }
+            Some("stats_served") => {
+                fds.insert((v["fd"].as_i64().expect("fd"), "stats client".into()));
+            }
             Some("listening") => {
                 fds.insert((v["chat_fd"].as_i64().expect("chat_fd"), "chat listener".into()));
                 fds.insert((v["stats_fd"].as_i64().expect("stats_fd"), "stats listener".into()));
