@@ -48,9 +48,6 @@ struct Cli {
     bin_dir: Option<PathBuf>,
 }
 
-const CHAT: [&str; 5] = ["select", "pselect", "poll", "epoll", "tokio-chat"];
-const CURL: [&str; 3] = ["curl-multi", "curl-select", "curl-socket"];
-
 /// How often a progress line is printed.
 const PROGRESS_EVERY: Duration = Duration::from_secs(10);
 
@@ -68,8 +65,11 @@ fn run() -> common::Result<()> {
             .map(PathBuf::from)
             .ok_or_else(|| common::Error::msg("current_exe", "no parent folder"))?,
     };
+    // Every chat server and every curl demo in demos.toml.
+    let chat = demo_list::names_of_kind(demo_list::Kind::Chat);
+    let curl = demo_list::names_of_kind(demo_list::Kind::Curl);
     let mut bins = Vec::new();
-    for name in CHAT.iter().chain(&CURL) {
+    for name in chat.iter().chain(&curl) {
         bins.push((*name, soak::find_binary(&dir, name)?));
     }
     let http = Arc::new(offline::http::Server::start()?);
@@ -91,7 +91,7 @@ fn run() -> common::Result<()> {
     let mut reports: Vec<Shared> = Vec::new();
     let mut threads = Vec::new();
     for (name, path) in bins {
-        let kind = if CHAT.contains(&name) { "chat" } else { "curl" };
+        let kind = if chat.contains(&name) { "chat" } else { "curl" };
         let report: Shared = Arc::new(Mutex::new(Report::new(name, kind)));
         reports.push(Arc::clone(&report));
         let http = Arc::clone(&http);
