@@ -37,7 +37,7 @@ Examples:
   curl-multi --sequential        the same, one at a time: compare the total time
   curl-multi --wait poll         curl_multi_poll, woken early by a second thread
   curl-multi --parallel 2 http://example.com/ http://neverssl.com/
-  curl-multi --max-speed 20000 http://127.0.0.1:8080/bytes/60000
+  curl-multi --max-speed 500000 http://127.0.0.1:8080/bytes/2000000
                                  (after `just serve 127.0.0.1:8080`): between bursts
                                  curl has no socket to wait on
 

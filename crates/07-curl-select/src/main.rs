@@ -32,7 +32,7 @@ Examples:
   curl-select                    five local delays, a 404 and a refused port, at once
   curl-select --fd-floor 1100    curl's sockets above FD_SETSIZE: caught, not a hang
   curl-select --parallel 2 http://example.com/ http://neverssl.com/
-  curl-select --max-speed 20000 http://127.0.0.1:8080/bytes/60000
+  curl-select --max-speed 500000 http://127.0.0.1:8080/bytes/2000000
                                  (after `just serve 127.0.0.1:8080`): maxfd -1 between
                                  bursts, when curl has no socket to offer
 
