@@ -91,7 +91,11 @@ fn a_reader_that_never_reads(name: &str) {
     let bytes = sloth.read_to_close(WAIT).unwrap();
     let text = String::from_utf8(bytes).unwrap();
     let mut lines: Vec<&str> = text.split('\n').collect();
-    assert_eq!(lines.pop(), Some(""), "{name}: the last line the never-reader got is unfinished");
+    // It ends with a newline, or in a line cut where the kernel's buffer ended (when even
+    // the parting words found no room): a prefix, checked with the last lines below.
+    if lines.last() == Some(&"") {
+        lines.pop();
+    }
     assert_eq!(lines[..2], ["* you are guest2; commands: /nick NAME, /who, /quit", "* guest3 joined"]);
     let rest = &lines[2..];
     // Complete talk lines in order; the last one may be cut where the kernel's buffer

@@ -335,7 +335,9 @@ fn sigpipe_never_kills_a_listen_server() {
 fn pselect_crowd_stopped_by_sigint_names_the_signal() {
     let _one_at_a_time = serial();
     for _ in 0..3 {
-        let mut running = Run::demo("pselect").args(["--clients", "300", "--json"]).spawn();
+        // 1000 clients take long enough (a few hundred ms) that the signal lands while
+        // they are still being served; 300 could all be done before it arrives.
+        let mut running = Run::demo("pselect").args(["--clients", "1000", "--json"]).spawn();
         running.wait_for_line(WAIT, |l| l.contains("\"event\":\"wait\""));
         assert!(running.signal(Signal::SIGINT));
         let done = running.wait();
