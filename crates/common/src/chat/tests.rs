@@ -22,7 +22,9 @@ fn room_with(count: usize) -> (ChatRoom, Vec<(RawFd, std::io::BufReader<TcpStrea
         while room.client_count() == before && Instant::now() < deadline {
             room.on_readable(listener);
         }
-        let fd = *room.clients.keys().last().unwrap();
+        // The new client's fd: the one not yet among the peers (not the highest: the
+        // kernel hands out the lowest free number, and other tests open and close fds).
+        let fd = *room.clients.keys().find(|fd| !peers.iter().any(|(p, _)| p == *fd)).unwrap();
         peers.push((fd, std::io::BufReader::new(peer)));
     }
     (room, peers)
