@@ -136,6 +136,10 @@ impl ChatRoom {
                 happened.push(event::nonblock_failed(fd, errno_of(&e)));
                 continue;
             }
+            // TCP_NODELAY: a client often gets lines in several small writes, a turn
+            // apart; with Nagle's algorithm each waits for the ACK of the one before,
+            // which the peer may delay by up to 40 ms. (Failing only costs latency.)
+            let _ = stream.set_nodelay(true);
             let nick = format!("guest{}", self.next_guest);
             self.next_guest += 1;
             self.counters.accepted += 1;
