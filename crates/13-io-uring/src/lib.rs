@@ -191,7 +191,7 @@ pub fn read_all(
                 p.next_offset += block as u64;
                 (p.reads, p.in_flight) = (p.reads + 1, p.in_flight + 1);
                 in_flight += 1;
-                queued.push((index, offset));
+                queued.push((index, offset, tag(index, seq)));
                 turn = true;
             }
         }
@@ -292,16 +292,20 @@ fn progress_labels(progress: &[Progress]) -> Vec<String> {
 fn narrate_enter(
     narrator: &Narrator,
     labels: &[String],
-    queued: &[(usize, u64)],
+    queued: &[(usize, u64, u64)],
     submitted: usize,
     in_flight: usize,
     waited: Duration,
 ) {
-    let names: Vec<String> = queued.iter().map(|(i, off)| format!("{} @{off}", labels[*i])).collect();
+    let names: Vec<String> = queued.iter().map(|(i, off, _)| format!("{} @{off}", labels[*i])).collect();
+    let requests: Vec<_> = queued
+        .iter()
+        .map(|(i, off, user_data)| json!({"label": labels[*i], "offset": off, "user_data": user_data}))
+        .collect();
     narrator.event(
         "io_uring_enter",
         json!({"to_submit": queued.len(), "submitted": submitted, "min_complete": 1,
-               "in_flight": in_flight, "waited_ms": ms(waited)}),
+               "in_flight": in_flight, "waited_ms": ms(waited), "requests": requests}),
         format!(
             "io_uring_enter(to_submit {}, min_complete 1) = {submitted} submitted{}; {in_flight} in flight; \
              woke after {:.3} s",

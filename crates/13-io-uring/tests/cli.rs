@@ -61,6 +61,21 @@ fn default_run_shows_all_four_parts_and_checks_itself() {
     // Every read's completion names its tag, and each input's last read returned 0.
     let completions = run.all("completion");
     assert_eq!(completions.iter().filter(|c| c["res"] == 0).count(), 4);
+    // ...and that tag is one an earlier io_uring_enter submitted, for the same input
+    // and offset: the JSON names every request it hands over.
+    let enters = run.all("io_uring_enter");
+    let part_1_ends = run.one("reads_done")["t_ms"].as_f64();
+    for c in completions.iter().filter(|c| c["t_ms"].as_f64() <= part_1_ends) {
+        let asked = enters
+            .iter()
+            .filter(|e| e["t_ms"].as_f64() <= c["t_ms"].as_f64())
+            .flat_map(|e| e["requests"].as_array().unwrap())
+            .find(|r| r["user_data"] == c["user_data"]);
+        let asked = asked.unwrap_or_else(|| panic!("no io_uring_enter submitted {c}"));
+        assert_eq!((&asked["label"], &asked["offset"]), (&c["label"], &c["offset"]), "{c}");
+    }
+    let submitted: usize = enters.iter().map(|e| e["requests"].as_array().unwrap().len()).sum();
+    assert_eq!(submitted, 8, "4 inputs, a read of the data and a read of the end of file each");
 
     // 2. Double buffering: every input processed in order, faster than without overlap.
     let processed: Vec<u64> = run.all("process").iter().map(|p| p["input"].as_u64().unwrap()).collect();

@@ -27,8 +27,10 @@ const EPOLL: Wait = Wait {
     call: "epoll_wait()",
     calls: &["epoll_wait", "epoll_pwait", "epoll_pwait2"],
     calls_shown: "epoll_wait() (or epoll_pwait())",
-    spin_cause: "a level-triggered registration (no EPOLLET) that stays ready, such as EPOLLOUT on a client \
-                 with nothing to send (a socket is almost always writable)",
+    spin_cause: "a registration reported again and again while nothing happens: a level-triggered one (no \
+                 EPOLLET) that stays ready, such as EPOLLOUT on a client with nothing to send (a socket is \
+                 almost always writable); or EPOLL_CTL_MOD after each report with EPOLLOUT in the mask \
+                 (MOD re-arms, and reports a writable socket at once, EPOLLET or EPOLLONESHOT or not)",
     dead_client_spin:
         "a client at end of file (read() = 0, EPOLLHUP, EPOLLERR) neither closed nor taken out \
                        of a level-triggered interest list",
