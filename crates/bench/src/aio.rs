@@ -120,6 +120,10 @@ fn cost(bench: &mut Bench) -> Result<()> {
         Err(why) => Err(Error::msg("io_uring", why.clone())),
     };
     let uring_1 = |iters: u64| uring_fn(1, iters);
+    let uring_bare = |iters: u64| {
+        common::sys::uring::bare_reads(fd.as_fd(), BLOCK, iters, Duration::from_secs(5))
+            .map_err(|e| Error::os("io_uring bare read loop", e))
+    };
     let uring_deep = |iters: u64| uring_fn(DEPTH, iters);
     let mut fns: Vec<(String, Reads<'_>)> = vec![
         ("pread".into(), &pread_fn),
@@ -129,6 +133,7 @@ fn cost(bench: &mut Bench) -> Result<()> {
     if ring.is_ok() {
         fns.push(("io_uring, queue depth 1".into(), &uring_1));
         fns.push((format!("io_uring, queue depth {DEPTH}"), &uring_deep));
+        fns.push(("io_uring, depth 1, bare loop".into(), &uring_bare));
     }
     let mut variants = Vec::new();
     for (name, f) in fns {
@@ -163,6 +168,11 @@ fn cost(bench: &mut Bench) -> Result<()> {
     bench.n.say(format!(
         "   at depth {DEPTH} one io_uring_enter submits and reaps {DEPTH} reads, so the system call is shared."
     ));
+    if ring.is_ok() {
+        bench.n.say(
+            "   the bare loop is io_uring's own floor at depth 1: one entry, one io_uring_enter, one completion, no bookkeeping.",
+        );
+    }
     bench.ratio(
         "aio",
         "aio_read+aio_suspend / pread (cached 4 KiB)",
@@ -191,6 +201,13 @@ fn cost(bench: &mut Bench) -> Result<()> {
                 format!("io_uring depth {DEPTH} reads/s / pread reads/s (cached 4 KiB)"),
                 base / measured[4].stats.median,
                 Goal::AtLeast(1.0),
+                &load,
+            );
+            bench.ratio(
+                "aio",
+                "io_uring depth 1, bare loop / pread per read (cached 4 KiB): the floor",
+                measured[5].stats.median / base,
+                Goal::Info,
                 &load,
             );
         }

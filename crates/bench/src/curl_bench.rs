@@ -538,17 +538,30 @@ fn scale(bench: &mut Bench, server: &Server) -> Result<()> {
     }
     let measured = crate::curl_scale::many(server, count, delay_ms, rounds)?;
     settle(server);
+    // The same transfers with no wait at all: what connecting, asking and answering cost
+    // by themselves. What the loop adds to the delay is the difference.
+    let no_wait = crate::curl_scale::many(server, count, 0, rounds)?;
+    settle(server);
     bench.n.say(format!(
         "\n   {count} transfers of /delay/{delay_ms} at once, one thread: time until the last one finished"
     ));
-    let mut table = Table::new(&["how", "wall time", "p10-p90", "vs the delay"]);
+    let mut table = Table::new(&[
+        "how",
+        "wall time",
+        "p10-p90",
+        "vs the delay",
+        "with /delay/0",
+        "(wall - that) / delay",
+    ]);
     let ideal = delay_ms as f64 / 1000.0;
-    for m in &measured {
+    for (m, z) in measured.iter().zip(&no_wait) {
         table.row(vec![
             m.name.clone(),
             format!("{:.3} s", m.stats.median),
             format!("{:.3}-{:.3} s", m.stats.p10, m.stats.p90),
             format!("{:.2}x", m.stats.median / ideal),
+            format!("{:.3} s", z.stats.median),
+            format!("{:.2}x", (m.stats.median - z.stats.median) / ideal),
         ]);
         bench.measurement(
             "curl",
@@ -556,14 +569,27 @@ fn scale(bench: &mut Bench, server: &Server) -> Result<()> {
             "seconds",
             json!({"test": "many", "count": count, "delay_ms": delay_ms}),
         );
+        bench.measurement("curl", z, "seconds", json!({"test": "many", "count": count, "delay_ms": 0}));
     }
     bench.table(&table);
     let load = measured[0].load;
     bench.load_line(&load);
+    bench.n.say(format!(
+        "   with /delay/0 the same {count} transfers take {:.3} s: connecting, requesting and answering, which \
+         no waiting call can overlap away;\n   the rest, the delay itself, is overlapped for all {count} at once.",
+        no_wait[0].stats.median
+    ));
     bench.ratio(
         "curl",
         format!("socket_action: {count} x /delay/{delay_ms} wall / delay"),
         measured[0].stats.median / ideal,
+        Goal::AtMost(1.15),
+        &load,
+    );
+    bench.ratio(
+        "curl",
+        format!("socket_action: {count} x /delay/{delay_ms} (wall - wall with /delay/0) / delay"),
+        (measured[0].stats.median - no_wait[0].stats.median) / ideal,
         Goal::AtMost(1.15),
         &load,
     );

@@ -39,9 +39,9 @@ fn quick_json_run_reports_measurements_ratios_plots_and_load() {
         assert!(m["load_max"].is_number() && m["load_high"].is_boolean(), "{m}");
     }
     // Part 4: the cached-read comparison (pread, aio_read twice, io_uring at depth 1 and
-    // 32), the slow device four ways, and double-buffering at 4 ratios P/L, AIO and io_uring.
+    // 32 and the bare loop), the slow device four ways, and double-buffering at 4 ratios P/L, AIO and io_uring.
     let aio: Vec<&&Value> = measurements.iter().filter(|m| m["part"] == "aio").collect();
-    assert_eq!(aio.iter().filter(|m| m["test"] == "cached_4k_read").count(), 5);
+    assert_eq!(aio.iter().filter(|m| m["test"] == "cached_4k_read").count(), 6);
     assert_eq!(aio.iter().filter(|m| m["test"] == "device_reads").count(), 4);
     assert_eq!(aio.iter().filter(|m| m["test"] == "uring_double_buffering").count(), 4);
     let ratios_pl: Vec<f64> = aio
@@ -51,10 +51,12 @@ fn quick_json_run_reports_measurements_ratios_plots_and_load() {
         .collect();
     assert_eq!(ratios_pl, [0.25, 0.5, 1.0, 2.0]);
     // Part 3: sequential, multi and select transfers; many at once with socket_action and
-    // curl_multi_wait; the loop cost at 2 sizes x 5 ways (socket_action's turn the fifth).
+    // curl_multi_wait, with the delay and with none; the loop cost at 2 sizes x 5 ways (socket_action's turn the fifth).
     let curl: Vec<&&Value> = measurements.iter().filter(|m| m["part"] == "curl").collect();
     assert_eq!(curl.iter().filter(|m| m["test"] == "transfers").count(), 3);
-    assert_eq!(curl.iter().filter(|m| m["test"] == "many").count(), 2);
+    let many: Vec<_> = curl.iter().filter(|m| m["test"] == "many").collect();
+    assert_eq!(many.len(), 4);
+    assert_eq!(many.iter().filter(|m| m["delay_ms"] == 0).count(), 2, "{many:?}");
     assert_eq!(curl.iter().filter(|m| m["test"] == "loop_cost").count(), 2 * 5);
     // Part 5: 6 servers x 2 sizes, every line checked; the wake-up cost of 4 servers
     // at 2 sizes of idle crowd.

@@ -231,6 +231,40 @@ impl Ring {
     }
 }
 
+/// The barest io_uring read loop the io-uring crate allows, for the bench's floor: a
+/// ring of its own; `iters` times, one read of `len` bytes at offset 0 pushed, handed
+/// over by one `io_uring_enter` that waits for it (at most `timeout`), its completion
+/// popped. None of [`Ring`]'s bookkeeping: what io_uring itself costs at queue depth 1.
+pub fn bare_reads(
+    fd: BorrowedFd<'_>,
+    len: usize,
+    iters: u64,
+    timeout: Duration,
+) -> std::result::Result<(), Errno> {
+    let mut ring = IoUring::new(8).map_err(|e| errno(&e))?;
+    let spec = types::Timespec::from(timeout);
+    let args = types::SubmitArgs::new().timespec(&spec);
+    let mut buf = vec![0u8; len];
+    for _ in 0..iters {
+        let read =
+            opcode::Read::new(types::Fd(fd.as_raw_fd()), buf.as_mut_ptr(), len as u32).offset(0).build();
+        // SAFETY: `buf` lives until the end of this function, and is leaked instead of
+        // freed on every way out while this read may still be in flight (below).
+        unsafe { ring.submission().push(&read) }.map_err(|_| Errno::EBUSY)?;
+        let waited = ring.submitter().submit_with_args(1, &args);
+        let Some(done) = ring.completion().next() else {
+            std::mem::forget(buf); // still in flight (a timeout or an error): the kernel may write it later
+            return Err(waited.err().map_or(Errno::ETIME, |e| errno(&e)));
+        };
+        match done.result() {
+            n if n == len as i32 => {}
+            n if n < 0 => return Err(Errno::from_raw(-n)),
+            _ => return Err(Errno::EIO), // a short read: the file is shorter than `len`
+        }
+    }
+    Ok(())
+}
+
 impl Drop for Ring {
     /// Closing the ring would make the kernel cancel what is in flight, but in the
     /// background, after this process may have freed the buffers. So: cancel each
