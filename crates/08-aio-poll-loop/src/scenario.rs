@@ -167,6 +167,12 @@ fn narrate_speedup(n: &Narrator, s: &Speedup, overlapped: &RunResult, base: &Run
     let wait = if wait == WaitStyle::Poll { "poll" } else { "suspend" };
     let fields = json!({"inputs": inputs, "blocks": blocks, "overlap_ms": ms(overlapped.wall), "baseline_ms": ms(base.wall),
         "measured": s.measured, "ideal": s.ideal, "ideal_n": s.ideal_n, "r_ms": ms(s.r), "p_ms": ms(s.p), "polls": polls, "wait": wait});
+    if blocks == 0 {
+        let text =
+            format!("{what}, every one empty: nothing was processed, so there was no overlap to measure");
+        n.event_styled("speedup", fields, Style::Good, text);
+        return;
+    }
     let text = format!("{what}: overlapped {:.2} s, --no-overlap {:.2} s: measured {:.2}x; ideal (R+P)/max(R,P) = ({:.0}+{:.0})/{:.0} = {:.2}x, at best {:.2}x for {what}",
         overlapped.wall.as_secs_f64(), base.wall.as_secs_f64(), s.measured, ms(s.r), ms(s.p), ms(s.r.max(s.p)), s.ideal, s.ideal_n);
     n.event_styled("speedup", fields, Style::Good, text);

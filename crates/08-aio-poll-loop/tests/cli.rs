@@ -152,9 +152,30 @@ fn bad_inputs_give_one_error_line() {
     let dir = std::env::temp_dir();
     fails_with(&[ok.args()[0], "/definitely/not/here"], "ENOENT");
     fails_with(&[ok.args()[0], dir.to_str().unwrap()], "EISDIR");
-    fails_with(&[ok.args()[0], ok.args()[1]], "file is empty");
     let out = bin().args(["--wait", "sometimes"]).output().unwrap();
     assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn an_empty_file_is_read_to_its_end_like_any_other() {
+    let files = Files::new("empty", &[Vec::new(), b"after it\n".to_vec()]);
+    let all = json_ok(&files.args());
+    // Its one read returned 0 (in both runs), and the file after it was read and
+    // processed whole.
+    let ended: Vec<_> = all.iter().filter(|e| e["event"] == "input_done" && e["input"] == 0).collect();
+    assert_eq!(ended.len(), 2, "{all:?}");
+    assert!(ended.iter().all(|e| e["bytes"] == 0 && e["reads"] == 1), "{ended:?}");
+    let processed: Vec<_> = all.iter().filter(|e| e["event"] == "process").collect();
+    assert!(processed.iter().all(|p| p["bytes"] == 9), "{processed:?}");
+    assert!(!processed.is_empty());
+    // Nothing but empty files: nothing to process, and no speed-up figure made up.
+    let only = Files::new("only-empty", &[Vec::new()]);
+    let all = json_ok(&only.args());
+    assert!(all.iter().all(|e| e["event"] != "process"), "{all:?}");
+    assert_eq!(
+        all.iter().filter(|e| e["event"] == "speedup").map(|e| e["blocks"].clone()).next(),
+        Some(0.into())
+    );
 }
 
 #[test]

@@ -51,7 +51,8 @@ Examples:
 
 Exit status: 0 when every input was read and processed; 1 when a call fails or an input
 cannot be read whole (the error line names it and the errno: a missing file, a
-directory, an empty file, a file that shrank while being read); 2 for bad usage.";
+directory, a file that shrank while being read); 2 for bad usage. An empty file is
+read like any other: one read, which returns 0.";
 
 /// POSIX AIO with completion callbacks (SIGEV_THREAD) or signals (--signal).
 #[derive(Parser, Debug)]
