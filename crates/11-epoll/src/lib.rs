@@ -354,7 +354,10 @@ fn drained(fd: RawFd, reads: usize, until: &str) -> Happening {
         "drained",
         fd,
         json!({"reads": reads, "until": until}),
-        format!("edge-triggered: fd {fd} drained with {reads} read(s), {why}"),
+        format!(
+            "edge-triggered: fd {fd} drained with {}, {why}",
+            common::narrate::plural(reads as u64, "read", "reads")
+        ),
     )
 }
 

@@ -3,7 +3,7 @@
 
 use crate::sources::Source;
 use crate::{CancelOutcome, FileResult, ReadStats};
-use common::narrate::Style;
+use common::narrate::{plural, Style};
 use common::{Context, Error, Narrator, Result};
 use offline::slow::SlowDevice;
 use serde_json::json;
@@ -155,8 +155,8 @@ pub fn run(config: &Config, narrator: &Narrator) -> Result<()> {
         json!({"user_before": user, "user_after": user_after, "kernel_workers_seen": workers_after.max(workers)}),
         format!(
             "threads of this process: {user} before the ring, {user_after} after (main and the simulated device): \
-             io_uring started none; {} kernel worker(s) (iou-wrk) ran blocking work",
-            workers_after.max(workers)
+             io_uring started none; {} (iou-wrk) ran blocking work",
+            plural(workers_after.max(workers) as u64, "kernel worker", "kernel workers")
         ),
     );
     drop(device);
@@ -201,12 +201,12 @@ fn report_reads(narrator: &Narrator, results: &[FileResult], stats: &ReadStats) 
         json!({"sources": results.len(), "enters": stats.enters, "completions": stats.completions,
                "most_in_flight": stats.most_in_flight, "first_data_order": stats.first_order}),
         format!(
-            "{} source(s): {} completions reaped in {} io_uring_enter calls, up to {} reads in flight; \
+            "{}: {} reaped in {}, up to {} in flight; \
              first data came back in the order {}",
-            results.len(),
-            stats.completions,
-            stats.enters,
-            stats.most_in_flight,
+            plural(results.len() as u64, "source", "sources"),
+            plural(stats.completions, "completion", "completions"),
+            plural(stats.enters, "io_uring_enter call", "io_uring_enter calls"),
+            plural(stats.most_in_flight as u64, "read", "reads"),
             order.join(", ")
         ),
     );

@@ -12,7 +12,13 @@ pub fn report_open_fds(before: usize, narrator: &Narrator) -> Result<usize> {
     let (style, verdict) = if after == before {
         (Style::Good, "every socket and pipe curl and the server opened is closed again".to_string())
     } else {
-        (Style::Warn, format!("{} fd(s) still open", after as i64 - before as i64))
+        (
+            Style::Warn,
+            match after as i64 - before as i64 {
+                1 => "1 fd still open".to_string(),
+                n => format!("{n} fds still open"),
+            },
+        )
     };
     narrator.event_styled(
         "open_fds",
