@@ -274,6 +274,22 @@ impl Builder {
                 self.lanes[lane].closed = true;
             }
         }
+        self.submitted_requests(e);
+    }
+
+    /// io-uring: each request an `io_uring_enter` handed over starts a mark on its
+    /// input's lane when the call began (before it slept), so the lane's bar runs from
+    /// submission to completion: the time the read was in flight.
+    fn submitted_requests(&mut self, e: &Event) {
+        let Some(Value::Array(requests)) = e.fields.get("requests") else { return };
+        let submitted = e.t_ms - e.num("waited_ms").unwrap_or(0.0);
+        for request in requests {
+            let Some(label) = request.get("label").and_then(Value::as_str) else { continue };
+            let lane = self.lane(&format!("label:{label}"), LaneKind::Thing, label, "", submitted);
+            let offset = request.get("offset").and_then(Value::as_u64);
+            let note = offset.map(|o| format!("submit @{o}")).unwrap_or_else(|| "submit".into());
+            self.mark(lane, submitted, MarkKind::Start, e, &note);
+        }
     }
 
     /// The spans this event tells of on its thread; true when the event is fully told
@@ -1081,6 +1097,28 @@ mod tests {
             .map(|m| (m.lane, m.t, m.note.as_str()))
             .collect();
         assert_eq!(ready, [(1, 5.0, "in")]);
+    }
+
+    #[test]
+    fn an_io_uring_read_is_in_flight_from_its_submission_to_its_completion() {
+        let tl = build_from(concat!(
+            "{\"t_ms\":60,\"event\":\"io_uring_enter\",\"waited_ms\":50.0,\"in_flight\":2,\"requests\":[",
+            "{\"label\":\"input 1\",\"offset\":0,\"user_data\":0},{\"label\":\"input 2\",\"offset\":0,\"user_data\":4294967296}]}\n",
+            "{\"t_ms\":61,\"event\":\"completion\",\"label\":\"input 2\",\"offset\":0,\"res\":4096,\"user_data\":4294967296}\n",
+            "{\"t_ms\":90,\"event\":\"io_uring_enter\",\"waited_ms\":29.0,\"in_flight\":1,\"requests\":[]}\n",
+            "{\"t_ms\":91,\"event\":\"completion\",\"label\":\"input 1\",\"offset\":0,\"res\":8192,\"user_data\":0}\n",
+        ));
+        assert_eq!(labels(&tl), ["main thread", "input 1", "input 2"]);
+        // Both submitted when the first call began (60 - 50 ms), each done at its completion.
+        let bars: Vec<(f64, f64)> = tl.lanes[1..].iter().map(|l| (l.first, l.last)).collect();
+        assert_eq!(bars, [(10.0, 91.0), (10.0, 61.0)]);
+        let submits: Vec<(usize, &str)> = tl
+            .marks
+            .iter()
+            .filter(|m| m.kind == MarkKind::Start)
+            .map(|m| (m.lane, m.note.as_str()))
+            .collect();
+        assert_eq!(submits, [(1, "submit @0"), (2, "submit @0")]);
     }
 
     #[test]
