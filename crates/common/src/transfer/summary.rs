@@ -61,11 +61,11 @@ pub fn summarize(
         }),
         Style::Bold,
         format!(
-            "{} transfer{}, {:.1} s of work, done in {:.1} s ({speedup:.1}x): {} completed, {failed} failed",
+            "{} transfer{}, {} of work, done in {} ({speedup:.1}x): {} completed, {failed} failed",
             summary.transfers,
             if summary.transfers == 1 { "" } else { "s" },
-            summary.work_ms / 1000.0,
-            summary.span_ms / 1000.0,
+            duration_text(summary.work_ms),
+            duration_text(summary.span_ms),
             summary.completed,
         ),
     );
@@ -75,9 +75,9 @@ pub fn summarize(
         );
     } else {
         narrator.explain(format!(
-            "one thread, up to {most_in_flight} transfer{} in flight; --sequential would take about {:.1} s (the sum)",
+            "one thread, up to {most_in_flight} transfer{} in flight; --sequential would take about {} (the sum)",
             if most_in_flight == 1 { "" } else { "s" },
-            summary.work_ms / 1000.0
+            duration_text(summary.work_ms)
         ));
     }
     if summary.transfers > 0 && summary.completed == 0 {
@@ -109,4 +109,27 @@ pub struct Summary {
     pub span_ms: f64,
     /// Most transfers in flight at once.
     pub most_in_flight: usize,
+}
+
+/// A length of time as a student reads it: seconds from one second up, milliseconds
+/// below (a local transfer takes a few), never "0.0 s".
+fn duration_text(ms: f64) -> String {
+    match ms {
+        ms if ms >= 1000.0 => format!("{:.1} s", ms / 1000.0),
+        ms if ms >= 10.0 => format!("{ms:.0} ms"),
+        ms => format!("{ms:.1} ms"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::duration_text;
+
+    #[test]
+    fn short_runs_are_shown_in_milliseconds() {
+        assert_eq!(duration_text(3.24), "3.2 ms");
+        assert_eq!(duration_text(62.4), "62 ms");
+        assert_eq!(duration_text(999.4), "999 ms");
+        assert_eq!(duration_text(25_030.0), "25.0 s");
+    }
 }
