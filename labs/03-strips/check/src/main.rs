@@ -27,18 +27,17 @@ const LAB: Lab = Lab {
     title: "fetch every strip of a picture with curl multi, at most N in flight, and paste them together",
 };
 
-/// The runs: (-t N, strips). Each gets its own picture from a seed chosen afresh for
-/// every marking (`lab_marking::marking::run_seed`), so a picture saved from an earlier
-/// marking is wrong.
-const RUNS: [(usize, usize); 4] = [(1, 8), (4, 16), (8, 16), (12, 16)];
+/// The runs: (-t N, strips, width, height). Each gets its own picture from a seed chosen
+/// afresh for every marking (`lab_marking::marking::run_seed`), so a picture saved from
+/// an earlier marking is wrong, and its own size, so a program must read the size from
+/// the headers (each height is a multiple of its strip count).
+const RUNS: [(usize, usize, usize, usize); 4] =
+    [(1, 8, 128, 64), (4, 16, 256, 192), (8, 16, 320, 96), (12, 16, 200, 160)];
 /// The runs whose refill timing is judged (`replaces_at_once`, `keeps_n_in_flight`):
 /// N up to 8. The run at N = 12 is there for the picture and for N in flight (a program
 /// that caps its transfers at 8 never reaches 12); with 12 in flight for 16 strips,
 /// correct programs on a busy machine refill too unevenly to be timed fairly.
 const TIMED_UP_TO: usize = 8;
-/// Picture size (the height is a multiple of every strip count above).
-const WIDTH: usize = 256;
-const HEIGHT: usize = 192;
 /// Each answer is delayed by this much (ms), chosen per request from the seed.
 const DELAY_MS: (u64, u64) = (40, 120);
 /// How long a slot may stand empty (the median over the run) between one answer going
@@ -55,6 +54,15 @@ const MAX_MEDIAN_GAP: Duration = Duration::from_millis(12);
 const EMPTY_SLOT: Duration = Duration::from_millis(100);
 /// How many answers may go without a refill (one, for slack at the very end).
 const MAX_EMPTY_SLOTS: usize = 1;
+/// A program that waits in curl_multi_wait (or poll) uses a few ms of CPU in a run;
+/// one that spins on curl_multi_perform uses a core. More than this share of the
+/// run's wall time, and more than [`SPIN_CPU`] in all, is spinning.
+const SPIN_SHARE: f64 = 0.5;
+/// See [`SPIN_SHARE`].
+const SPIN_CPU: Duration = Duration::from_millis(200);
+/// The longest transfer timeout the README allows, and how long the checker waits for
+/// a program facing a server that never answers.
+const STALL_LIMIT: Duration = Duration::from_secs(14);
 
 /// One run of the submission against its own strip server.
 struct Run {
@@ -103,10 +111,10 @@ fn out_path(tag: &str) -> PathBuf {
 
 /// A site for this run's seed: seeds whose random strips take more than three times
 /// the strip count to cover are skipped (so a one-at-a-time run stays short).
-fn site_for(seed: u64, strips: usize) -> StripSite {
+fn site_for(seed: u64, strips: usize, width: usize, height: usize) -> StripSite {
     let mut seed = seed;
     loop {
-        let image = StripImage { seed, width: WIDTH, height: HEIGHT, strips };
+        let image = StripImage { seed, width, height, strips };
         let site = StripSite::new(image, DELAY_MS.0, DELAY_MS.1);
         if site.plan().0 <= 3 * strips {
             return site;
@@ -115,8 +123,13 @@ fn site_for(seed: u64, strips: usize) -> StripSite {
     }
 }
 
-fn run_once(submission: &Submission, n: usize, seed: u64, strips: usize, hung: bool) -> Result<Run, String> {
-    let site = Arc::new(site_for(seed, strips));
+fn run_once(
+    submission: &Submission,
+    (n, strips, width, height): (usize, usize, usize, usize),
+    seed: u64,
+    hung: bool,
+) -> Result<Run, String> {
+    let site = Arc::new(site_for(seed, strips, width, height));
     let image = site.image;
     let plan = site.plan();
     let server = Server::start_site(site).map_err(|e| format!("could not start the strip server: {e}"))?;
@@ -195,20 +208,48 @@ fn check_pictures(runs: &[Run]) -> Result<String, String> {
     Ok(format!("{} pictures exact ({}; e.g. FNV-1a {first:#018x})", runs.len(), seen.join(", ")))
 }
 
-/// A number followed by a unit of seconds somewhere on stdout: `0.734 s`, `took 1.2s`,
-/// `3 seconds` (but not `16 strips`).
-fn reports_time(stdout: &str) -> bool {
+/// The times on stdout, in seconds: each number followed by a unit of seconds
+/// (`0.734 s`, `took 1.2s`, `3 seconds`; but not `16 strips`).
+fn times_reported(stdout: &str) -> Vec<f64> {
     let words: Vec<&str> = stdout.split_whitespace().collect();
-    words.iter().enumerate().any(|(i, w)| {
+    let number = |s: &str| s.parse::<f64>().ok().filter(|v| v.is_finite());
+    let mut times = Vec::new();
+    for (i, w) in words.iter().enumerate() {
         let w = w.trim_end_matches([',', ';', ')', '.']);
-        let number = |s: &str| !s.is_empty() && s.parse::<f64>().is_ok();
-        (w.ends_with('s') && number(&w[..w.len() - 1]))
-            || (number(w)
-                && words.get(i + 1).is_some_and(|next| {
-                    let unit = next.trim_end_matches([',', ';', ')', '.']);
-                    matches!(unit, "s" | "sec" | "secs" | "second" | "seconds")
-                }))
-    })
+        let unit_next = words.get(i + 1).is_some_and(|next| {
+            matches!(next.trim_end_matches([',', ';', ')', '.']), "s" | "sec" | "secs" | "second" | "seconds")
+        });
+        let glued = w.strip_suffix('s').and_then(number);
+        if let Some(v) = glued.or_else(|| number(w).filter(|_| unit_next)) {
+            times.push(v);
+        }
+    }
+    times
+}
+
+/// `reports_time`: a time on stdout that is the run's own: at least half of what the
+/// server saw (first request to last answer), at most the process's life and a bit.
+fn check_time(r: &Run) -> Result<String, String> {
+    let printed = shorten(r.ran.stdout.trim(), 100);
+    let times = times_reported(&r.ran.stdout);
+    if times.is_empty() {
+        return Err(format!("print the time taken on stdout, e.g. \"took 0.734 s\"; it printed {printed:?}"));
+    }
+    let (Some(first), Some(last)) =
+        (r.served.iter().map(|s| s.started).min(), r.served.iter().map(|s| s.finished).max())
+    else {
+        return Err(format!("{}: not judged, since the server saw no request", r.label()));
+    };
+    let span = last.saturating_duration_since(first).as_secs_f64();
+    let took = r.ran.took.as_secs_f64();
+    if times.iter().any(|&t| t >= span * 0.5 - 0.05 && t <= took + 0.5) {
+        return Ok(format!("{printed:?} (the server saw {span:.2} s of requests)"));
+    }
+    Err(format!(
+        "{}: it printed {printed:?}, but the server saw requests for {span:.2} s and the program ran {took:.2} s: \
+         print the wall-clock time the fetching took (CPU time, clock(), is not it)",
+        r.label()
+    ))
 }
 
 fn check_never_above(runs: &[Run]) -> Result<String, String> {
@@ -304,6 +345,24 @@ fn check_replaces(runs: &[Run]) -> Result<String, String> {
 /// another chance at a missing strip), judged by the server's record.
 fn check_keeps_n(runs: &[Run]) -> Result<String, String> {
     let mut seen = Vec::new();
+    // Every run with N > 1: once the first N requests are all answered, N in flight
+    // again at least once while strips are missing. A slot lost for good (never
+    // refilled, or a bit set of 8 slots behind -t 12) never gets back to N.
+    for r in runs.iter().filter(|r| r.n > 1 && r.peak >= r.n) {
+        let Some(to) = r.complete_at() else { continue };
+        if let Some(most) = most_after_first_round(&r.served, r.n, to) {
+            if most < r.n {
+                return Err(format!(
+                    "{}: once the first {} requests had all been answered, the server never again saw {} in \
+                     flight (at most {most}) while strips were still missing: a slot that stops being \
+                     refilled is lost for the rest of the run",
+                    r.label(),
+                    r.n,
+                    r.n
+                ));
+            }
+        }
+    }
     for r in runs.iter().filter(|r| r.n > 1 && r.n <= TIMED_UP_TO) {
         if r.peak < r.n {
             return Err(format!(
@@ -339,6 +398,20 @@ fn check_keeps_n(runs: &[Run]) -> Result<String, String> {
         seen.push(format!("{}: below {} in flight {:.0}% of the time", r.label(), r.n, share * 100.0));
     }
     Ok(seen.join(", "))
+}
+
+/// The most requests in flight at the server, counted as each request arrived, after
+/// the first `n` requests had all been answered and before `to`; None when no request
+/// arrived then (the run was over by then: nothing to judge).
+fn most_after_first_round(served: &[Served], n: usize, to: Instant) -> Option<usize> {
+    let mut by_start: Vec<&Served> = served.iter().collect();
+    by_start.sort_by_key(|s| s.started);
+    let round_end = by_start.iter().take(n).map(|s| s.finished).max()?;
+    by_start
+        .iter()
+        .filter(|s| s.started > round_end && s.started < to)
+        .map(|s| served.iter().filter(|o| o.started <= s.started && o.finished > s.started).count())
+        .max()
 }
 
 /// Matches each answer that went out more than [`EMPTY_SLOT`] before `to` with the
@@ -377,17 +450,66 @@ fn refill_gaps(served: &[Served], to: Instant) -> Vec<Duration> {
         .collect()
 }
 
+/// `waits`: one thread, asleep while its transfers are in flight: CPU time well under
+/// the run's wall time (from /proc/PID/stat while it ran).
+fn check_waits(runs: &[Run]) -> Result<String, String> {
+    for r in runs {
+        if r.ran.most_threads > 1 {
+            return Err(format!(
+                "{}: the program ran {} threads at once (/proc/PID/stat): the lab asks for one thread, with \
+                 libcurl's multi interface doing the overlapping",
+                r.label(),
+                r.ran.most_threads
+            ));
+        }
+        let (cpu, wall) = (r.ran.cpu, r.ran.took);
+        if cpu > SPIN_CPU && cpu.as_secs_f64() > SPIN_SHARE * wall.as_secs_f64() {
+            return Err(format!(
+                "{}: it used {:.2} s of CPU in {:.2} s: it spins instead of waiting (call curl_multi_wait or \
+                 curl_multi_poll between calls to curl_multi_perform; they sleep until a socket is ready)",
+                r.label(),
+                cpu.as_secs_f64(),
+                wall.as_secs_f64()
+            ));
+        }
+    }
+    let cpu: Vec<String> = runs
+        .iter()
+        .map(|r| {
+            format!(
+                "{}: {:.2} s of CPU in {:.2} s",
+                r.label(),
+                r.ran.cpu.as_secs_f64(),
+                r.ran.took.as_secs_f64()
+            )
+        })
+        .collect();
+    Ok(format!("one thread; {}", cpu.join(", ")))
+}
+
 /// Bad URLs: each must give exit code 1 and one line on stderr, promptly.
 fn check_errors(submission: &Submission) -> Result<String, String> {
     let refused = offline::http::refused_port().map_err(|e| e.to_string())?;
     let server = Server::start().map_err(|e| e.to_string())?;
+    // A strip server that answers its first 3 requests, then 500 to every one: a
+    // failure in the middle of a run, after some strips are in.
+    let image = StripImage { seed: lab_marking::marking::run_seed(), width: 64, height: 32, strips: 16 };
+    let broken = Server::start_site(Arc::new(StripSite::new(image, 40, 120).failing_from(3)))
+        .map_err(|e| e.to_string())?;
+    let quick = Duration::from_secs(5);
     let cases = [
-        ("a refused port", format!("http://127.0.0.1:{refused}/strips")),
-        ("a URL that answers 404", server.url("/no-strips-here")),
-        ("a malformed URL", "http//not a url".to_string()),
+        ("a refused port", format!("http://127.0.0.1:{refused}/strips"), quick),
+        ("a URL that answers 404", server.url("/no-strips-here"), quick),
+        ("a malformed URL", "http//not a url".to_string(), quick),
+        ("a server that answers 500 after 3 strips", broken.url("/strips"), quick),
+        (
+            "a server that never answers (a transfer timeout of at most 10 s)",
+            server.url("/hang"),
+            STALL_LIMIT,
+        ),
     ];
     let mut seen = Vec::new();
-    for (what, url) in cases {
+    for (what, url, limit) in cases {
         let out = out_path("error");
         let cmd = submission.command([
             "-t".into(),
@@ -396,7 +518,7 @@ fn check_errors(submission: &Submission) -> Result<String, String> {
             out.clone().into_os_string(),
             url.into(),
         ]);
-        let ran = run_limited(cmd, Duration::from_secs(5));
+        let ran = run_limited(cmd, limit);
         let _ = std::fs::remove_file(&out);
         let lines: Vec<&str> = ran.stderr.lines().filter(|l| !l.trim().is_empty()).collect();
         if ran.code != Some(1) || lines.len() != 1 {
@@ -415,10 +537,10 @@ fn main() -> ExitCode {
     lab_marking::marking::main(LAB, |submission, marking: &mut Marking| {
         let mut runs = Vec::new();
         let seed = lab_marking::marking::run_seed();
-        for (k, (n, strips)) in RUNS.into_iter().enumerate() {
+        for (k, shape) in RUNS.into_iter().enumerate() {
             let hung = runs.iter().any(|r: &Run| r.ran.timed_out);
             let seed = seed.wrapping_add(1000 * k as u64);
-            match run_once(submission, n, seed, strips, hung) {
+            match run_once(submission, shape, seed, hung) {
                 Ok(run) => runs.push(run),
                 Err(why) => {
                     marking.check("setup", 0, || Err(why));
@@ -427,21 +549,12 @@ fn main() -> ExitCode {
             }
         }
         marking.check("picture", 3, || check_pictures(&runs));
-        marking.check("reports_time", 1, || {
-            let r = &runs[1];
-            if reports_time(&r.ran.stdout) {
-                Ok(format!("{:?}", shorten(r.ran.stdout.trim(), 100)))
-            } else {
-                Err(format!(
-                    "print the time taken on stdout, e.g. \"took 0.734 s\"; it printed {:?}",
-                    shorten(r.ran.stdout.trim(), 100)
-                ))
-            }
-        });
+        marking.check("reports_time", 1, || check_time(&runs[1]));
         marking.check("in_flight_at_most_n", 2, || check_never_above(&runs));
         marking.check("in_flight_reaches_n", 3, || check_reaches(&runs));
         marking.check("replaces_at_once", 3, || check_replaces(&runs));
         marking.check("keeps_n_in_flight", 2, || check_keeps_n(&runs));
+        marking.check("waits", 2, || check_waits(&runs));
         marking.check("errors", 2, || check_errors(submission));
         let info: Vec<String> = runs
             .iter()
@@ -467,11 +580,11 @@ mod tests {
 
     #[test]
     fn a_time_is_a_number_then_s() {
-        assert!(reports_time("fetched 16 strips: 0.734 s (147471 bytes)\n"));
-        assert!(reports_time("took 1.2s\n"));
-        assert!(reports_time("done in 3 seconds"));
-        assert!(!reports_time("fetched 16 strips\n"));
-        assert!(!reports_time(""));
+        assert_eq!(times_reported("fetched 16 strips: 0.734 s (147471 bytes)\n"), [0.734]);
+        assert_eq!(times_reported("took 1.2s\n"), [1.2]);
+        assert_eq!(times_reported("done in 3 seconds"), [3.0]);
+        assert!(times_reported("fetched 16 strips\n").is_empty());
+        assert!(times_reported("").is_empty());
     }
 
     #[test]
