@@ -26,12 +26,38 @@ pub struct Event {
     pub kind: Kind,
 }
 
+/// A `hash` event: its stdout line, the hash text and the `path` (None when missing).
+#[derive(Debug, Clone)]
+pub struct Hash {
+    pub line: usize,
+    pub hash: String,
+    pub path: Option<String>,
+}
+
 /// What a `--json` run said: the block events in order, and each file's hash.
 #[derive(Debug, Default)]
 pub struct Account {
     pub events: Vec<Event>,
-    /// file index -> (line, hash text)
-    pub hashes: BTreeMap<u64, (usize, String)>,
+    /// file index -> its hash event
+    pub hashes: BTreeMap<u64, Hash>,
+}
+
+impl Account {
+    /// The first `read_start` that asks for other than `bytes` bytes.
+    pub fn read_not_asking(&self, bytes: u64) -> Option<(&Event, u64)> {
+        self.events.iter().find_map(|e| match e.kind {
+            Kind::ReadStart { bytes: asked, .. } if asked != bytes => Some((e, asked)),
+            _ => None,
+        })
+    }
+
+    /// The first `read_done` that says more than `most` bytes.
+    pub fn read_done_over(&self, most: u64) -> Option<(&Event, u64)> {
+        self.events.iter().find_map(|e| match e.kind {
+            Kind::ReadDone { bytes } if bytes > most => Some((e, bytes)),
+            _ => None,
+        })
+    }
 }
 
 fn field(v: &Value, name: &str, line: usize, event: &str) -> Result<u64, String> {
@@ -70,7 +96,8 @@ pub fn parse(stdout: &str) -> Result<Account, String> {
                         "stdout line {line}: a hash event needs a \"hash\" string (16 hex digits): {text}"
                     )
                 })?;
-                account.hashes.insert(file, (line, hash.to_string()));
+                let path = v.get("path").and_then(Value::as_str).map(String::from);
+                account.hashes.insert(file, Hash { line, hash: hash.to_string(), path });
                 continue;
             }
             _ => continue,
@@ -275,7 +302,7 @@ mod tests {
     fn double_buffered_events_pass() {
         let v = judged(&account(4, 3, true), 33).unwrap();
         assert_eq!((v.blocks, v.max_buffers), (4, 2));
-        assert_eq!(parse(&account(4, 3, true)).unwrap().hashes[&0].1, "0123456789abcdef");
+        assert_eq!(parse(&account(4, 3, true)).unwrap().hashes[&0].hash, "0123456789abcdef");
     }
 
     #[test]

@@ -49,8 +49,11 @@ fn family(pid: i32) -> Vec<i32> {
     all
 }
 
-/// Is some thread of the program blocked in a read of `fifo` right now?
-fn reader_waiting(pid: i32, fifo: &Path) -> Result<bool, String> {
+/// Is some thread of the program blocked in a read of `fifo` right now? When one is,
+/// Some(how many threads the program and its children have in all).
+fn reader_waiting(pid: i32, fifo: &Path) -> Result<Option<usize>, String> {
+    let mut threads = 0;
+    let mut waiting = false;
     for p in family(pid) {
         let tasks = match std::fs::read_dir(format!("/proc/{p}/task")) {
             Ok(t) => t,
@@ -62,6 +65,10 @@ fn reader_waiting(pid: i32, fifo: &Path) -> Result<bool, String> {
             Err(_) => continue, // gone meanwhile
         };
         for task in tasks.flatten() {
+            threads += 1;
+            if waiting {
+                continue;
+            }
             let text = match std::fs::read_to_string(task.path().join("syscall")) {
                 Ok(t) => t,
                 Err(e) if e.kind() == ErrorKind::PermissionDenied => {
@@ -79,13 +86,11 @@ fn reader_waiting(pid: i32, fifo: &Path) -> Result<bool, String> {
             let (Some(nr), Some(fd)) = (nr, fd) else { continue };
             if READ_CALLS.contains(&nr) {
                 let target = std::fs::read_link(format!("/proc/{p}/fd/{fd}"));
-                if target.is_ok_and(|t| t == fifo) {
-                    return Ok(true);
-                }
+                waiting = target.is_ok_and(|t| t == fifo);
             }
         }
     }
-    Ok(false)
+    Ok(waiting.then_some(threads))
 }
 
 /// Bytes the program (and its family) has read so far, by any read-like call.
@@ -146,20 +151,33 @@ fn write_all(w: &mut File, mut bytes: &[u8], running: &mut Running) -> Result<()
     Ok(())
 }
 
+/// What the FIFO saw of a program it served in full.
+#[derive(Debug, Default)]
+pub struct Served {
+    /// For each block after the first, how long after the previous block was taken it
+    /// was asked for.
+    pub gaps: Vec<Duration>,
+    /// When the last block was taken.
+    pub last_taken: Option<Instant>,
+    /// The first block after block 0 that was asked for by a thread that was, at that
+    /// moment, the only thread of the program (and of any process it started).
+    pub lone_reader: Option<usize>,
+}
+
 /// Serves `pace` to the running program: blocks until every block was written and taken
-/// and the FIFO closed (Ok), or the program misbehaved (Err says how). Ok holds, for each
-/// block after the first, how long after the previous block was taken it was asked for,
-/// and when the last block was taken.
-pub fn serve(running: &mut Running, pace: &Pace) -> Result<(Vec<Duration>, Option<Instant>), String> {
+/// and the FIFO closed (Ok), or the program misbehaved (Err says how).
+pub fn serve(running: &mut Running, pace: &Pace) -> Result<Served, String> {
     let mut w = open_writer(running, &pace.path)?;
-    let mut gaps = Vec::new();
-    let mut last_taken: Option<Instant> = None;
+    let mut seen = Served::default();
     for (k, block) in pace.data.chunks(pace.block_bytes).enumerate() {
         let asked = Instant::now() + STEP_LIMIT;
         loop {
-            if reader_waiting(running.pid(), &pace.path)? {
-                if let Some(taken) = last_taken {
-                    gaps.push(taken.elapsed());
+            if let Some(threads) = reader_waiting(running.pid(), &pace.path)? {
+                if let Some(taken) = seen.last_taken {
+                    seen.gaps.push(taken.elapsed());
+                }
+                if k > 0 && threads == 1 && seen.lone_reader.is_none() {
+                    seen.lone_reader = Some(k);
                 }
                 break;
             }
@@ -189,8 +207,8 @@ pub fn serve(running: &mut Running, pace: &Pace) -> Result<(Vec<Duration>, Optio
             }
             std::thread::sleep(Duration::from_micros(500));
         }
-        last_taken = Some(Instant::now());
+        seen.last_taken = Some(Instant::now());
     }
     drop(w); // EOF for the program's next read
-    Ok((gaps, last_taken))
+    Ok(seen)
 }

@@ -123,9 +123,10 @@ fn check_hashes(sub: &Submission, block_kib: u32, files: &[(&Path, &[u8], &str)]
         if *got != want {
             let size = if data.len() == 1 { "1 byte".to_string() } else { format!("{} bytes", data.len()) };
             let mut why = format!("{label} ({size}): expected {want:?}, got {got:?}");
-            if got.split("  ").nth(1) == Some(&path.display().to_string()) && got.len() == want.len() {
-                let got_hash = got.split("  ").next().unwrap_or_default();
-                why.push_str(&hash_hint(data, got_hash));
+            if let Some(got_hash) = got.strip_suffix(&format!("  {}", path.display())) {
+                why.push_str(&hash_hint(path, data, got_hash));
+            } else {
+                why.push_str(&path_hint(path, got));
             }
             return Err(why);
         }
@@ -133,9 +134,37 @@ fn check_hashes(sub: &Submission, block_kib: u32, files: &[(&Path, &[u8], &str)]
     Ok(format!("{} files, every hash exact ({what})", files.len()))
 }
 
+/// What a line with the wrong path says: the path, resolved, instead of as given.
+fn path_hint(path: &Path, got: &str) -> String {
+    match std::fs::canonicalize(path) {
+        Ok(real) if real != path && got.ends_with(&format!("  {}", real.display())) => format!(
+            " (that is the path resolved, {}; print each path exactly as it was given on the command line)",
+            real.display()
+        ),
+        _ => " (the path part differs: print each path exactly as it was given)".to_string(),
+    }
+}
+
 /// What a wrong hash says, when it says anything: each hint is given only when the wrong
 /// value is exactly what that mistake produces.
-fn hash_hint(data: &[u8], got: &str) -> String {
+fn hash_hint(path: &Path, data: &[u8], got: &str) -> String {
+    let want = format!("{:016x}", fnv1a(data));
+    if got.len() == 16 && got.starts_with(' ') && got.trim_start() == want.trim_start_matches('0') {
+        return " (that is the right hash padded with spaces instead of zeros: print 16 hex digits, \
+                leading zeros included, as %016x does)"
+            .to_string();
+    }
+    if !data.is_empty() && got == format!("{:016x}", fnv1a(&[])) {
+        let stat = std::fs::metadata(path).map(|m| m.len()).unwrap_or(1);
+        let size = if stat == 0 {
+            format!(": its size, as stat tells it, is 0, yet reads return {} bytes", data.len())
+        } else {
+            String::new()
+        };
+        return format!(
+            " (that is the hash of no bytes at all{size}. Read until a read returns 0 bytes, never trust the size)"
+        );
+    }
     let signed = data
         .iter()
         .fold(0xcbf2_9ce4_8422_2325u64, |h, &b| (h ^ (b as i8 as i64 as u64)).wrapping_mul(0x0100_0000_01b3));
@@ -162,13 +191,28 @@ fn hash_hint(data: &[u8], got: &str) -> String {
     " (the hash differs)".to_string()
 }
 
-/// A missing file: exit 1 and one stderr line naming the file and ENOENT.
-fn check_missing(sub: &Submission, scratch: &Scratch, good: &Path) -> Result<String, String> {
-    let missing = scratch.dir.join("no-such-file.bin");
-    let out = run::run(sub, &args(&["--block", "4"], &[good, &missing]), RUN_LIMIT)?;
-    let what = format!("{} then a missing file", shown(&[good]));
+/// A path that cannot be hashed: exit 1 and one stderr line naming the path and `errno`.
+/// `good` (hashed first, if given) may have its line on stdout; nothing else may.
+fn check_error(
+    sub: &Submission,
+    good: Option<&Path>,
+    bad: &Path,
+    what: &str,
+    errno: &str,
+) -> Result<String, String> {
+    let paths: Vec<&Path> = good.into_iter().chain([bad]).collect();
+    let out = run::run(sub, &args(&["--block", "4"], &paths), RUN_LIMIT)?;
     if out.killed || out.signal.is_some() {
         return Err(format!("{what}: {}", out.describe()));
+    }
+    let bad_text = bad.display().to_string();
+    let empty = format!("{:016x}  {bad_text}", fnv1a(&[]));
+    if out.code == Some(0) && out.stdout.lines().any(|l| l == empty) {
+        return Err(format!(
+            "{what}: exit code 0 (expected 1) and the line {empty:?}, the hash of no bytes: its read failed \
+             ({errno}) and the failure was taken as the end of the file. Only a read that returns 0 bytes is \
+             the end; a failed read is an error"
+        ));
     }
     if out.code != Some(1) {
         return Err(format!("{what}: exit code {} (expected 1)", out.code.unwrap_or(-1)));
@@ -187,24 +231,78 @@ fn check_missing(sub: &Submission, scratch: &Scratch, good: &Path) -> Result<Str
             run::first_lines(&out.stderr, 4)
         ));
     };
-    let missing_text = missing.display().to_string();
-    if !line.contains(&missing_text) || !line.contains("ENOENT") {
+    if !line.contains(&bad_text) || !line.contains(errno) {
+        let call = if errno == "EISDIR" { "read" } else { "open" };
         return Err(format!(
-            "{what}: the error line must name the file ({missing_text}) and the errno (ENOENT), e.g. \"error: open {missing_text}: ENOENT (No such file or directory)\"; got {line:?}"
+            "{what}: the error line must name the path ({bad_text}) and the errno the failed call gave \
+             ({errno}), e.g. \"error: {call} {bad_text}: {errno} (...)\"; got {line:?}"
         ));
     }
     // The good file's line may come first (its hash is judged elsewhere); nothing else.
-    if out.stdout.lines().count() > 1 || out.stdout.contains(&missing_text) {
+    if out.stdout.lines().count() > usize::from(good.is_some()) || out.stdout.contains(&bad_text) {
         return Err(format!(
             "{what}: stdout should hold at most the first file's hash line, got {}",
             run::first_lines(&out.stdout, 3)
         ));
     }
-    Ok(format!("exit 1, stderr {line:?}"))
+    Ok(format!("{errno}: exit 1, stderr {line:?}"))
+}
+
+/// Paths that cannot be hashed: a missing file (ENOENT, after a good file), a folder
+/// (open succeeds, the read fails: EISDIR) and a path through a file (ENOTDIR).
+fn check_missing(sub: &Submission, scratch: &Scratch, good: &Path) -> Result<String, String> {
+    let missing = scratch.dir.join("no-such-file.bin");
+    let folder = scratch.dir.join("a-folder");
+    std::fs::create_dir_all(&folder).map_err(|e| format!("checker: create {}: {e}", folder.display()))?;
+    let through = good.join("x");
+    let seen = [
+        check_error(sub, Some(good), &missing, &format!("{} then a missing file", shown(&[good])), "ENOENT")?,
+        check_error(sub, None, &folder, "a folder (its open succeeds, its first read fails)", "EISDIR")?,
+        check_error(
+            sub,
+            None,
+            &through,
+            &format!("{} (a path through a file)", through.display()),
+            "ENOTDIR",
+        )?,
+    ];
+    Ok(seen.join("; "))
+}
+
+/// `--block` past 64 and left out (64 KiB): with `--json`, every read asks for exactly
+/// that many bytes, and the hash is right.
+fn check_block_option(sub: &Submission, file: &Path, data: &[u8], label: &str) -> Result<String, String> {
+    for (flags, kib) in [(&["--json", "--block", "128"][..], 128u64), (&["--json"][..], 64)] {
+        let out = run::run(sub, &args(flags, &[file]), RUN_LIMIT)?;
+        let what = format!("{} {}", flags.join(" "), shown(&[file]));
+        if !out.succeeded() {
+            return Err(format!("{what}: {}", out.describe()));
+        }
+        let account = events::parse(&out.stdout).map_err(|e| format!("{what}: {e}"))?;
+        let why =
+            if kib == 64 { "with no --block, the block is 64 KiB" } else { "--block 128 means 128 KiB" };
+        if let Some((e, asked)) = account.read_not_asking(kib * 1024) {
+            return Err(format!(
+                "{what}: stdout line {}: the read of block {} asks for {asked} bytes; {why}: {} bytes",
+                e.line,
+                e.block,
+                kib * 1024
+            ));
+        }
+        if !account.events.iter().any(|e| matches!(e.kind, events::Kind::ReadStart { .. })) {
+            return Err(format!("{what}: no read_start events on stdout"));
+        }
+        judge_hash_events(&account, &[(file, data, label)]).map_err(|e| format!("{what}: {e}"))?;
+    }
+    Ok("with --json, --block 128 reads ask for 131072 bytes, no --block for 65536".to_string())
 }
 
 /// The `--json` events over three files: order, buffers, bytes and hashes.
-fn check_events(sub: &Submission, files: &[(&Path, &[u8], &str)]) -> Result<String, String> {
+fn check_events(
+    sub: &Submission,
+    scratch: &Scratch,
+    files: &[(&Path, &[u8], &str)],
+) -> Result<String, String> {
     let paths: Vec<&Path> = files.iter().map(|f| f.0).collect();
     let out = run::run(sub, &args(&["--json", "--block", "16", "--work-ms", "3"], &paths), RUN_LIMIT)?;
     let what = format!("--json --block 16 --work-ms 3 {}", shown(&paths));
@@ -218,20 +316,35 @@ fn check_events(sub: &Submission, files: &[(&Path, &[u8], &str)]) -> Result<Stri
     let sizes: Vec<u64> = files.iter().map(|f| f.1.len() as u64).collect();
     let names: Vec<String> = files.iter().map(|f| f.2.to_string()).collect();
     let verdict = events::judge(&account, &sizes, &names, 16 * 1024)?;
-    for (i, (_, data, label)) in files.iter().enumerate() {
-        let want = format!("{:016x}", fnv1a(data));
-        match account.hashes.get(&(i as u64)) {
-            Some((_, got)) if *got == want => {}
-            Some((line, got)) => return Err(format!("stdout line {line}: hash event for {label}: {got:?}, expected {want:?} (the event order itself is right)")),
-            None => return Err(format!("no hash event for {label} (file {i}): {{\"event\":\"hash\",\"file\":{i},\"hash\":\"{want}\",...}}")),
-        }
-    }
+    judge_hash_events(&account, files)?;
+    let pieces = check_fifo_pieces_events(sub, scratch)?;
     Ok(format!(
-        "{} blocks in {} files: the read of block k+1 always started before processing of block k ended; at most {} buffers in use",
+        "{} blocks in {} files: the read of block k+1 always started before processing of block k ended; at most {} buffers in use; {pieces}",
         verdict.blocks,
         files.len(),
         verdict.max_buffers
     ))
+}
+
+/// Each file's `hash` event: the right hash, and `path` as given on the command line.
+fn judge_hash_events(account: &events::Account, files: &[(&Path, &[u8], &str)]) -> Result<(), String> {
+    for (i, (path, data, label)) in files.iter().enumerate() {
+        let want = format!("{:016x}", fnv1a(data));
+        let given = path.display().to_string();
+        let Some(got) = account.hashes.get(&(i as u64)) else {
+            return Err(format!("no hash event for {label} (file {i}): {{\"event\":\"hash\",\"file\":{i},\"path\":{given:?},\"hash\":\"{want}\",...}}"));
+        };
+        let line = got.line;
+        if got.hash != want {
+            return Err(format!("stdout line {line}: hash event for {label}: {:?}, expected {want:?} (the event order itself is right)", got.hash));
+        }
+        match &got.path {
+            Some(p) if *p == given => {}
+            Some(p) => return Err(format!("stdout line {line}: the hash event for {label} has \"path\": {p:?}; the path given was {given:?}")),
+            None => return Err(format!("stdout line {line}: the hash event for {label} has no \"path\" string (the path as given, {given:?})")),
+        }
+    }
+    Ok(())
 }
 
 /// The FIFO of `hash_edge_sizes`: [`PIECES`] pieces of [`PIECE`] bytes, each written
@@ -240,9 +353,19 @@ fn check_events(sub: &Submission, files: &[(&Path, &[u8], &str)]) -> Result<Stri
 const PIECES: usize = 3;
 const PIECE: usize = 3000;
 
-/// A FIFO that gives less than a block per read: the hash must cover every piece.
-fn check_fifo_pieces(sub: &Submission, scratch: &Scratch) -> Result<String, String> {
-    let path = scratch.dir.join("pieces.fifo");
+/// A run on the pieces FIFO: its path and bytes, what the FIFO saw, how the run ended.
+struct PiecesRun {
+    path: PathBuf,
+    data: Vec<u8>,
+    served: Result<fifo::Served, String>,
+    out: run::Outcome,
+}
+
+/// Runs the program with `flags` on a new FIFO `name` that gives [`PIECES`] pieces of
+/// [`PIECE`] bytes, each once the program waits in read(). Every write goes into an
+/// empty FIFO while a read waits, so no read can return more than one piece.
+fn run_pieces(sub: &Submission, scratch: &Scratch, name: &str, flags: &[&str]) -> Result<PiecesRun, String> {
+    let path = scratch.dir.join(name);
     let _ = std::fs::remove_file(&path);
     nix::unistd::mkfifo(&path, nix::sys::stat::Mode::from_bits_truncate(0o600))
         .map_err(|e| format!("checker: mkfifo {}: {e}", path.display()))?;
@@ -252,23 +375,30 @@ fn check_fifo_pieces(sub: &Submission, scratch: &Scratch) -> Result<String, Stri
         block_bytes: PIECE,
         delay: Duration::ZERO,
     };
+    let mut running = run::Running::start(sub, &args(flags, &[&path]))?;
+    let served = fifo::serve(&mut running, &pace);
+    let limit =
+        running.started().elapsed() + if served.is_ok() { RUN_LIMIT } else { Duration::from_millis(500) };
+    let out = running.finish(limit);
+    Ok(PiecesRun { path, data: pace.data, served, out })
+}
+
+/// A FIFO that gives less than a block per read: the hash must cover every piece.
+fn check_fifo_pieces(sub: &Submission, scratch: &Scratch) -> Result<String, String> {
     let what = format!(
         "--block 4 pieces.fifo (a FIFO giving {} bytes in {PIECES} pieces of {PIECE}, each once the program \
          waits in read(), so each read returns {PIECE} of the 4096 bytes asked for, then the end)",
         PIECES * PIECE
     );
-    let mut running = run::Running::start(sub, &args(&["--block", "4", "--work-ms", "0"], &[&path]))?;
-    let served = fifo::serve(&mut running, &pace);
-    let limit =
-        running.started().elapsed() + if served.is_ok() { RUN_LIMIT } else { Duration::from_millis(500) };
-    let out = running.finish(limit);
-    let want = format!("{:016x}  {}", fnv1a(&pace.data), path.display());
+    let PiecesRun { path, data, served, out } =
+        run_pieces(sub, scratch, "pieces.fifo", &["--block", "4", "--work-ms", "0"])?;
+    let want = format!("{:016x}  {}", fnv1a(&data), path.display());
     if served.is_ok() && out.succeeded() && out.stdout.trim_end() == want {
         return Ok(format!("a FIFO giving {PIECES} pieces of {PIECE} bytes, one per read: hash exact"));
     }
     let got = out.stdout.lines().next().unwrap_or_default();
     if let Some(k) =
-        (1..PIECES).find(|k| got == format!("{:016x}  {}", fnv1a(&pace.data[..k * PIECE]), path.display()))
+        (1..PIECES).find(|k| got == format!("{:016x}  {}", fnv1a(&data[..k * PIECE]), path.display()))
     {
         return Err(format!(
             "{what}: it printed the hash of the first {} bytes only ({k} piece{}): it took a read that \
@@ -284,6 +414,38 @@ fn check_fifo_pieces(sub: &Submission, scratch: &Scratch) -> Result<String, Stri
         return Err(format!("{what}: {}", out.describe()));
     }
     Err(format!("{what}: expected stdout {want:?}, got {}", run::first_lines(&out.stdout, 3)))
+}
+
+/// The same FIFO with `--json`: each read that returned one piece is a block of that
+/// many bytes, processed as it is.
+fn check_fifo_pieces_events(sub: &Submission, scratch: &Scratch) -> Result<String, String> {
+    let what = format!(
+        "--json --block 4 pieces-json.fifo (a FIFO giving {} bytes in {PIECES} pieces of {PIECE}, each written \
+         only into an empty FIFO while the program waits in read(), so no read can return more than {PIECE} bytes)",
+        PIECES * PIECE
+    );
+    let PiecesRun { path, data, served, out } =
+        run_pieces(sub, scratch, "pieces-json.fifo", &["--json", "--block", "4", "--work-ms", "0"])?;
+    if let Err(why) = served {
+        return Err(format!("{what}: {why} ({})", out.describe()));
+    }
+    if !out.succeeded() {
+        return Err(format!("{what}: {}", out.describe()));
+    }
+    let account = events::parse(&out.stdout).map_err(|e| format!("{what}: {e}"))?;
+    let label = "pieces-json.fifo";
+    events::judge(&account, &[data.len() as u64], &[label.to_string()], 4096)
+        .map_err(|e| format!("{what}: {e}"))?;
+    if let Some((e, bytes)) = account.read_done_over(PIECE as u64) {
+        return Err(format!(
+            "{what}: stdout line {}: read_done for block {} says {bytes} bytes, more than any one read of this \
+             FIFO returns: the block was filled up by more reads. A read that returns fewer bytes than asked for \
+             is a block of that many bytes; start the next block's read instead",
+            e.line, e.block
+        ));
+    }
+    judge_hash_events(&account, &[(&path, &data, label)]).map_err(|e| format!("{what}: {e}"))?;
+    Ok(format!("a FIFO read in {PIECES} blocks of {PIECE} bytes, one per read"))
 }
 
 /// The paced FIFO: the hash must be right and the wall time must show overlap.
@@ -307,8 +469,8 @@ fn check_fifo(sub: &Submission, scratch: &Scratch) -> Result<String, String> {
     let served = fifo::serve(&mut running, &pace);
     // Once the checker gives up on serving, waiting longer only delays the report.
     let out = running.finish(if served.is_ok() { Duration::from_secs(12) } else { Duration::ZERO });
-    let (asks, last_taken) = match served {
-        Ok(asks) => asks,
+    let served = match served {
+        Ok(served) => served,
         Err(why) => return Err(format!("{what}: {why} ({})", out.describe())),
     };
     if !out.succeeded() {
@@ -327,10 +489,19 @@ fn check_fifo(sub: &Submission, scratch: &Scratch) -> Result<String, String> {
         ));
     }
     let took = timing?;
-    let asked = judge_asks(&asks)?;
+    let asked = judge_asks(&served.gaps)?;
+    if let Some(k) = served.lone_reader {
+        return Err(format!(
+            "{what}: when block {k} was asked for, the thread waiting in read() on the FIFO was the program's \
+             only thread, so nothing was processed while the FIFO took its {FIFO_DELAY_MS} ms: block {k}'s read \
+             waited in the place of processing instead of beside it (a blocking read in the middle of block {}'s \
+             work?). The read must run elsewhere (glibc's AIO thread) while this thread processes ({took}; {asked})",
+            k - 1
+        ));
+    }
     // The last block's work cannot start before the block was taken off the FIFO.
     let exited = started + out.took;
-    let last_work = last_taken.map(|t| exited.saturating_duration_since(t)).unwrap_or_default();
+    let last_work = served.last_taken.map(|t| exited.saturating_duration_since(t)).unwrap_or_default();
     let work = Duration::from_millis(FIFO_WORK_MS);
     if last_work < work.mul_f64(0.95) {
         return Err(format!(
@@ -418,6 +589,15 @@ fn mark(sub: &Submission, marking: &mut Marking) -> Result<(), String> {
     let (big, big_data) = scratch.file("big-5mib.bin", 5 * 1024 * 1024 + 321, 5)?;
     let (medium, medium_data) = scratch.file("ten-blocks-and-a-bit-16k.bin", 10 * 16384 + 500, 6)?;
     let (block16, block16_data) = scratch.file("one-block-16k.bin", 16384, 7)?;
+    // "10" hashes to 07f89207b4ba08a4: the hash's first hex digit is 0.
+    let (zero_lead, zero_lead_data) = (scratch.dir.join("hash-starts-with-0.txt"), b"10".to_vec());
+    std::fs::write(&zero_lead, &zero_lead_data).map_err(|e| format!("write {}: {e}", zero_lead.display()))?;
+    // Another name for one-byte.bin; the line must show this name, as given.
+    let alias = scratch.dir.join("alias-of-one-byte.bin");
+    std::os::unix::fs::symlink(&one_byte, &alias).map_err(|e| format!("symlink {}: {e}", alias.display()))?;
+    // A file whose size (stat) is 0 but which holds bytes, as every /proc file does.
+    let proc_file = Path::new("/proc/version");
+    let proc_data = std::fs::read(proc_file).map_err(|e| format!("read {}: {e}", proc_file.display()))?;
 
     marking.check("hash_edge_sizes", 2, || {
         check_hashes(
@@ -428,6 +608,9 @@ fn mark(sub: &Submission, marking: &mut Marking) -> Result<(), String> {
                 (&one_byte, &one_byte_data, "one byte (0xe9)"),
                 (&one_block, &one_block_data, "exactly one 4 KiB block"),
                 (&ragged, &ragged_data, "3 blocks and 1000 bytes"),
+                (&zero_lead, &zero_lead_data, "the two bytes \"10\" (their hash begins with 0)"),
+                (&alias, &one_byte_data, "a symbolic link to one-byte.bin"),
+                (proc_file, &proc_data, "/proc/version (stat gives its size as 0)"),
             ],
         )
         .and_then(|files| Ok(format!("{files}; {}", check_fifo_pieces(sub, &scratch)?)))
@@ -438,11 +621,15 @@ fn mark(sub: &Submission, marking: &mut Marking) -> Result<(), String> {
             64,
             &[(&big, &big_data, "5 MiB + 321 bytes"), (&ragged, &ragged_data, "3 x 4 KiB + 1000 bytes")],
         )
+        .and_then(|files| {
+            Ok(format!("{files}; {}", check_block_option(sub, &big, &big_data, "big-5mib.bin")?))
+        })
     });
     marking.check("missing_file", 1, || check_missing(sub, &scratch, &one_byte));
     marking.check("events_overlap", 3, || {
         check_events(
             sub,
+            &scratch,
             &[
                 (&medium, &medium_data, "ten-blocks-and-a-bit-16k.bin"),
                 (&block16, &block16_data, "one-block-16k.bin"),

@@ -51,18 +51,23 @@ fn impostor(kind: &str) -> i32 {
         }
     };
     for (f, path) in files.iter().enumerate() {
+        let fail = |call: &str, e: std::io::Error| {
+            let name = nix::errno::Errno::from_raw(e.raw_os_error().unwrap_or(0));
+            eprintln!("error: {call} {path}: {name:?} ({e})");
+            1
+        };
         let mut file = match std::fs::File::open(path) {
             Ok(file) => file,
-            Err(e) => {
-                eprintln!("error: open {path}: ENOENT ({e})");
-                return 1;
-            }
+            Err(e) => return fail("open", e),
         };
         let mut buf = vec![0u8; block * 1024];
         let (mut hash, mut offset) = (0xcbf2_9ce4_8422_2325_u64, 0usize);
         ev(format!(r#"{{"event":"read_start","file":{f},"block":0,"offset":0,"bytes":{}}}"#, buf.len()));
         for k in 0.. {
-            let n = file.read(&mut buf).unwrap_or(0);
+            let n = match file.read(&mut buf) {
+                Ok(n) => n,
+                Err(e) => return fail("read", e),
+            };
             ev(format!(r#"{{"event":"read_done","file":{f},"block":{k},"bytes":{n}}}"#));
             if n == 0 {
                 break;
@@ -83,7 +88,7 @@ fn impostor(kind: &str) -> i32 {
             ev(format!(r#"{{"event":"process_end","file":{f},"block":{k}}}"#));
         }
         if json {
-            println!(r#"{{"event":"hash","file":{f},"hash":"{hash:016x}"}}"#);
+            println!(r#"{{"event":"hash","file":{f},"hash":"{hash:016x}","path":{path:?}}}"#);
         } else {
             println!("{hash:016x}  {path}");
         }
