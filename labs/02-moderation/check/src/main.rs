@@ -16,6 +16,7 @@ use chat::Chat;
 use lab_marking::lab_server::Server;
 use lab_marking::marking::{Lab, Submission};
 use std::net::Ipv4Addr;
+use std::time::Duration;
 
 const LAB: Lab = Lab {
     name: "moderation",
@@ -69,7 +70,7 @@ fn all_get(who: &mut [&mut Chat], line: &str) -> Result<(), String> {
 /// Adds to a failure what the client that gave the command got back, if anything
 /// (the starter answers `* unknown command ...`).
 fn meanwhile(sender: &Chat) -> impl Fn(String) -> String + '_ {
-    move |why| match sender.peek(std::time::Duration::from_millis(300)) {
+    move |why| match sender.peek(Duration::from_millis(300)) {
         Some(line) => format!("{why}; meanwhile {} got {line:?}", sender.label),
         None => why,
     }
@@ -91,8 +92,16 @@ fn starts(submission: &Submission) -> Result<String, String> {
     Ok(format!("printed `listening on {}`; the first client was welcomed as guest1", server.addr))
 }
 
-/// `chat-basics`: the base protocol, unchanged (nothing regressed).
+/// `chat-basics`: the base protocol, unchanged (nothing regressed), and a client that
+/// reads nothing holds up nobody, as in the starter. Two scenes, a server each.
 fn chat_basics(submission: &Submission) -> Result<String, String> {
+    let basics = base_protocol(submission)?;
+    let deaf = deaf_client(submission)?;
+    Ok(format!("{basics}; {deaf}"))
+}
+
+/// The base protocol's lines, exactly.
+fn base_protocol(submission: &Submission) -> Result<String, String> {
     let mut server = Server::start(submission)?;
     let outcome = (|| {
         let mut a = join(&server, &mut [], 1, HOME)?;
@@ -122,6 +131,95 @@ fn chat_basics(submission: &Submission) -> Result<String, String> {
             .to_string())
     })();
     explain(&mut server, outcome)
+}
+
+/// guest2 connects and never reads while guest3 talks: guest1 must get every line. What
+/// the server sends guest2 backs up; a server that waits for it to read stops for all.
+fn deaf_client(submission: &Submission) -> Result<String, String> {
+    let mut server = Server::start(submission)?;
+    let outcome = (|| {
+        let mut a = join(&server, &mut [], 1, HOME)?;
+        let deaf = chat::connect_deaf("guest2", HOME, server.addr)?;
+        a.expect("* guest2 joined")?;
+        let mut c = join(&server, &mut [&mut a], 3, HOME)?;
+        let count = flood_lines();
+        let batch =
+            |first: usize| -> Vec<String> { (first..count.min(first + 100)).map(flood_line).collect() };
+        let send = |c: &mut Chat, lines: &[String]| {
+            let text: String = lines.iter().map(|line| format!("{line}\n")).collect();
+            c.send(text.as_bytes()).map_err(|e| format!("{e}{}", held_up(&server)))
+        };
+        // One batch ahead: a round trip per batch would wait on delayed ACKs.
+        send(&mut c, &batch(0))?;
+        let mut notice_seen = false;
+        for first in (0..count).step_by(100) {
+            send(&mut c, &batch(first + 100))?;
+            for line in batch(first) {
+                expect_past_notice(&mut a, &format!("<guest3> {line}"), &mut notice_seen)
+                    .map_err(|e| format!("{}{}", e.replace(PAD, "xxx..."), held_up(&server)))?;
+            }
+        }
+        drop(deaf);
+        Ok(format!(
+            "guest1 got all {count} of guest3's lines while guest2 read nothing ({} MB for guest2 to back up)",
+            count * 400 / 1_000_000
+        ))
+    })();
+    explain(&mut server, outcome)
+}
+
+/// How many 400-byte lines the deaf-client scene sends: more than twice what the kernel
+/// may hold for one socket's sending side (the last field of tcp_wmem, 4 MiB by default),
+/// so a server that writes to guest2 with a blocking write() is stuck by then.
+fn flood_lines() -> usize {
+    let most = std::fs::read_to_string("/proc/sys/net/ipv4/tcp_wmem")
+        .ok()
+        .and_then(|text| text.split_whitespace().nth(2)?.parse::<usize>().ok())
+        .unwrap_or(4 << 20);
+    (2 * most + (1 << 20)).min(32 << 20) / 400
+}
+
+/// What makes a flood line 400 bytes long (shortened to "xxx..." in reports).
+const PAD: &str = concat!(
+    "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
+    "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
+    "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
+    "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
+);
+
+/// Line `n` of the flood: numbered, so a lost or repeated line shows.
+fn flood_line(n: usize) -> String {
+    format!("line {n:06} {PAD}")
+}
+
+/// `want` must come next, after at most one notice (once in the scene) that guest2 went:
+/// whether a server drops a client that stopped reading is free (the README).
+fn expect_past_notice(chat: &mut Chat, want: &str, notice_seen: &mut bool) -> Result<(), String> {
+    const NOTICES: [&str; 2] = ["* guest2 was disconnected (not reading)", "* guest2 left"];
+    match chat.expect(want) {
+        Err(_)
+            if !*notice_seen && chat.peek(Duration::ZERO).is_some_and(|l| NOTICES.contains(&l.as_str())) =>
+        {
+            *notice_seen = true;
+            chat.next_line()?;
+            chat.expect(want)
+        }
+        other => other,
+    }
+}
+
+/// Why guest1 may have got nothing: guest2 reads nothing, and where the server sits.
+fn held_up(server: &Server) -> String {
+    let blocked = match server.waiting_in() {
+        Some(call) if ["write", "writev", "sendto", "sendmsg"].contains(&call.as_str()) => {
+            format!("; the server was seen blocked in {call}()")
+        }
+        _ => String::new(),
+    };
+    format!(
+        " (guest2 has read nothing since it connected: lines for it must wait in the server, or it \
+         may be disconnected, but the others must still be served{blocked})"
+    )
 }
 
 /// `private-messages`: `/msg NICK TEXT` reaches NICK and nobody else; unknown nicks and
