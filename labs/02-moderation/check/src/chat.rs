@@ -28,6 +28,33 @@ struct Log {
     ended: Option<String>,
 }
 
+/// A socket connected from `from` (port chosen by the kernel) to `to`, with a receive
+/// buffer of `rcvbuf` bytes if given (set before connecting, so the window is small).
+fn open(label: &str, from: Ipv4Addr, to: SocketAddr, rcvbuf: Option<usize>) -> Result<TcpStream, String> {
+    let SocketAddr::V4(to4) = to else {
+        return Err(format!("{to}: the checker connects over IPv4 only"));
+    };
+    let failed = |what: &str, e: nix::Error| format!("{label} (from {from}): {what}: {e}");
+    let fd = socket(AddressFamily::Inet, SockType::Stream, SockFlag::SOCK_CLOEXEC, None)
+        .map_err(|e| failed("socket", e))?;
+    bind(fd.as_raw_fd(), &SockaddrIn::from(std::net::SocketAddrV4::new(from, 0)))
+        .map_err(|e| failed(&format!("bind {from}"), e))?;
+    if let Some(bytes) = rcvbuf {
+        setsockopt(&fd, sockopt::RcvBuf, &bytes).map_err(|e| failed("SO_RCVBUF", e))?;
+    }
+    // Linux's connect() gives up after SO_SNDTIMEO: a server whose listen queue is
+    // full (it does not accept) cannot hang the checker.
+    setsockopt(&fd, sockopt::SendTimeout, &TimeVal::new(3, 0)).map_err(|e| failed("SO_SNDTIMEO", e))?;
+    connect(fd.as_raw_fd(), &SockaddrIn::from(to4)).map_err(|e| failed(&format!("connect {to}"), e))?;
+    Ok(TcpStream::from(fd))
+}
+
+/// A client that connects and never reads a byte (its socket is closed when dropped):
+/// with a 4 KiB receive buffer, what the server sends it backs up at once.
+pub fn connect_deaf(label: &str, from: Ipv4Addr, to: SocketAddr) -> Result<TcpStream, String> {
+    open(label, from, to, Some(4096))
+}
+
 /// One chat client.
 pub struct Chat {
     /// How reports name it: "guest2 (from 127.0.0.2)".
@@ -42,19 +69,7 @@ pub struct Chat {
 impl Chat {
     /// Connects from `from` (port chosen by the kernel) to `to`.
     pub fn connect(label: &str, from: Ipv4Addr, to: SocketAddr) -> Result<Chat, String> {
-        let SocketAddr::V4(to4) = to else {
-            return Err(format!("{to}: the checker connects over IPv4 only"));
-        };
-        let failed = |what: &str, e: nix::Error| format!("{label} (from {from}): {what}: {e}");
-        let fd = socket(AddressFamily::Inet, SockType::Stream, SockFlag::SOCK_CLOEXEC, None)
-            .map_err(|e| failed("socket", e))?;
-        bind(fd.as_raw_fd(), &SockaddrIn::from(std::net::SocketAddrV4::new(from, 0)))
-            .map_err(|e| failed(&format!("bind {from}"), e))?;
-        // Linux's connect() gives up after SO_SNDTIMEO: a server whose listen queue is
-        // full (it does not accept) cannot hang the checker.
-        setsockopt(&fd, sockopt::SendTimeout, &TimeVal::new(3, 0)).map_err(|e| failed("SO_SNDTIMEO", e))?;
-        connect(fd.as_raw_fd(), &SockaddrIn::from(to4)).map_err(|e| failed(&format!("connect {to}"), e))?;
-        let stream = TcpStream::from(fd);
+        let stream = open(label, from, to, None)?;
         let log: Arc<(Mutex<Log>, Condvar)> = Arc::default();
         let mut input = BufReader::new(stream.try_clone().map_err(|e| format!("{label}: dup: {e}"))?);
         let sink = Arc::clone(&log);
