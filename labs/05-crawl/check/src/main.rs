@@ -10,13 +10,15 @@
 //! names changed by a seed each run), runs `PROGRAM -t N -m M -o FILE URL` under a
 //! deadline, and judges by the web's known answer (which images and pages can be
 //! reached) and by the server's OWN record of every request: which pages were
-//! fetched, how often, how many at once, and when.
+//! fetched, how often, how many at once, and when. A second server on the same host,
+//! another port, serves the web too: a page links to it, and a crawler must not follow
+//! (another port is another site); its record shows whether one did.
 
 use lab_marking::child::{run_limited, shorten, Ran};
 use lab_marking::marking::{Lab, Marking, Submission};
 use offline::http::{peak_overlap, Served, Server};
 use offline::lab_web::{fetch_counts, CrawlWeb, WEB_START};
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, VecDeque};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -50,6 +52,10 @@ struct Run {
     lines: Option<Vec<String>>,
     served: Vec<Served>,
     peak: usize,
+    /// `http://127.0.0.1:OTHER`: the second server (another site, same host).
+    other_base: String,
+    /// That server's record: a correct crawler never asks it for anything.
+    elsewhere: Vec<Served>,
 }
 
 impl Run {
@@ -99,7 +105,10 @@ impl Run {
 }
 
 fn run_once(submission: &Submission, n: usize, m: usize, seed: u64, limit: Duration) -> Result<Run, String> {
-    let web = CrawlWeb::new(seed);
+    // Another site on the same host: the same web, served on another port.
+    let other = Server::start_site(Arc::new(CrawlWeb::new(seed)))
+        .map_err(|e| format!("could not start the second web server: {e}"))?;
+    let web = CrawlWeb::new(seed).with_other_port(other.addr().port());
     let server = Server::start_site(Arc::new(web.clone()))
         .map_err(|e| format!("could not start the web server: {e}"))?;
     let out = std::env::temp_dir().join(format!("aio-lab-crawl-check-{}-{seed}.txt", std::process::id()));
@@ -117,11 +126,13 @@ fn run_once(submission: &Submission, n: usize, m: usize, seed: u64, limit: Durat
     let peak = server.peak_in_flight();
     let base = server.url("");
     let served = server.stop_and_collect();
+    let other_base = other.url("");
+    let elsewhere = other.stop_and_collect();
     let lines = std::fs::read(&out).ok().map(|b| {
         String::from_utf8_lossy(&b).lines().map(|l| l.trim().to_string()).filter(|l| !l.is_empty()).collect()
     });
     let _ = std::fs::remove_file(&out);
-    Ok(Run { n, m, web, base, ran, lines, served, peak })
+    Ok(Run { n, m, web, base, ran, lines, served, peak, other_base, elsewhere })
 }
 
 /// Up to three items, then "and N more".
@@ -134,14 +145,20 @@ fn some<'a>(items: impl IntoIterator<Item = &'a String>) -> String {
     shown.join(", ")
 }
 
-/// Every line must be a distinct, real image URL of the web (and one this program
-/// could have seen); returns the set.
 /// `http://host:port` of an absolute URL.
 fn origin_of(url: &str) -> &str {
     let rest = url.find("://").map_or(0, |i| i + 3);
     url[rest..].find('/').map_or(url, |end| &url[..rest + end])
 }
 
+/// The host of `http://host:port`, without the port.
+fn host_of(origin: &str) -> &str {
+    let rest = origin.find("://").map_or(origin, |i| &origin[i + 3..]);
+    rest.rsplit_once(':').map_or(rest, |(host, _)| host)
+}
+
+/// Every line must be a distinct, real image URL of the web (and one this program
+/// could have seen); returns the set.
 fn judge_lines(run: &Run) -> Result<BTreeSet<String>, String> {
     let lines = run.lines()?;
     let (_, _, images) = run.answer();
@@ -153,7 +170,11 @@ fn judge_lines(run: &Run) -> Result<BTreeSet<String>, String> {
         }
         if !images.contains(line) {
             let site = images.iter().next().map(|i| origin_of(i));
-            let hint = if line.starts_with("http://") && site.is_some_and(|site| origin_of(line) != site) {
+            let other_site = site.filter(|&site| line.starts_with("http://") && origin_of(line) != site);
+            let hint = if other_site.is_some_and(|site| host_of(origin_of(line)) == host_of(site)) {
+                "on another site: the same host on another port is another site; follow only links to \
+                 the start page's own http://host:port"
+            } else if other_site.is_some() {
                 "on another site: follow only links to the start page's own http://host:port \
                  (`localhost` is another host name than `127.0.0.1`)"
             } else if line.starts_with("http") {
@@ -174,6 +195,16 @@ fn judge_lines(run: &Run) -> Result<BTreeSet<String>, String> {
 
 fn check_all_images(run: &Run) -> Result<String, String> {
     let set = judge_lines(run)?;
+    if !run.elsewhere.is_empty() {
+        let asked: Vec<String> = run.elsewhere.iter().map(|s| s.path.clone()).collect();
+        return Err(format!(
+            "{}: the server at {} (the same host, another port: another site) was asked for {}: \
+             follow only links to the start page's own http://host:port",
+            run.label(),
+            run.other_base,
+            some(&asked)
+        ));
+    }
     let (_, _, images) = run.answer();
     let missing: Vec<&String> = images.difference(&set).collect();
     if !missing.is_empty() {
@@ -185,7 +216,11 @@ fn check_all_images(run: &Run) -> Result<String, String> {
             some(missing)
         ));
     }
-    Ok(format!("{}: all {} reachable image URLs, each once", run.label(), images.len()))
+    Ok(format!(
+        "{}: all {} reachable image URLs, each once, nothing fetched from another site",
+        run.label(),
+        images.len()
+    ))
 }
 
 fn check_broken_links(run: &Run) -> Result<String, String> {
@@ -205,7 +240,7 @@ fn check_broken_links(run: &Run) -> Result<String, String> {
         return Err(format!("{}: every page fetched, but {}", run.label(), run.ran.ending()));
     }
     Ok(format!(
-        "{}: all {} pages fetched, and the {} broken links (404) were tried and skipped",
+        "{}: all {} pages fetched, and the {} broken links (404, or an answer cut off) were tried and skipped",
         run.label(),
         pages.len(),
         broken.len()
@@ -233,15 +268,27 @@ fn check_no_page_twice(runs: &[Run]) -> Result<String, String> {
     Ok(format!("{} runs, {total} requests, no page fetched twice", runs.len()))
 }
 
-fn check_stops_at_m(run: &Run) -> Result<String, String> {
-    let set = judge_lines(run)?;
-    if set.len() != run.m {
-        return Err(format!("{}: {} lines, expected exactly {}", run.label(), set.len(), run.m));
+fn check_stops_at_m(runs: &[&Run]) -> Result<String, String> {
+    let mut seen = Vec::new();
+    for run in runs {
+        let set = judge_lines(run)?;
+        if set.len() != run.m {
+            return Err(format!("{}: {} lines, expected exactly {}", run.label(), set.len(), run.m));
+        }
+        seen.push(format!("{}: exactly {} distinct image URLs of this web", run.label(), run.m));
     }
-    Ok(format!("{}: exactly {} distinct image URLs of this web", run.label(), run.m))
+    Ok(seen.join("; "))
 }
 
-fn check_stops_soon(run: &Run) -> Result<String, String> {
+fn check_stops_soon(runs: &[&Run]) -> Result<String, String> {
+    runs.iter().map(|r| stops_soon(r)).collect::<Result<Vec<_>, _>>().map(|seen| seen.join("; "))
+}
+
+/// No request may start once the server has sent pages holding M images: with -t 1
+/// none at all (nothing else is in flight, so the program had read every page the
+/// server sent before it could ask for another), with more, none after [`STOP_GRACE`].
+fn stops_soon(run: &Run) -> Result<String, String> {
+    let grace = if run.n == 1 { Duration::ZERO } else { STOP_GRACE };
     let Some(found) = run.found_at(run.m) else {
         return Err(format!(
             "{}: the server never sent pages holding {} images (it fetched {} page{}; {})",
@@ -252,17 +299,23 @@ fn check_stops_soon(run: &Run) -> Result<String, String> {
             run.ran.ending()
         ));
     };
-    let late: Vec<&Served> = run.served.iter().filter(|s| s.started > found + STOP_GRACE).collect();
+    let late: Vec<&Served> = run.served.iter().filter(|s| s.started > found + grace).collect();
     if !late.is_empty() {
         let paths: Vec<String> = late.iter().map(|s| s.path.clone()).collect();
+        let when = if grace.is_zero() {
+            "after the server had sent (one page at a time) the page that brought the".to_string()
+        } else {
+            format!("more than {} ms after the server had sent pages holding", grace.as_millis())
+        };
         return Err(format!(
-            "{}: {} request{} started more than {} ms after the server had sent pages holding {} images \
-             ({}): stop adding transfers once you have M",
+            "{}: {} request{} started {when} {}{} image{} ({}): stop adding transfers once you have M \
+             (count a page's images before you start the transfer that replaces it)",
             run.label(),
             late.len(),
             if late.len() == 1 { "" } else { "s" },
-            STOP_GRACE.as_millis(),
             run.m,
+            if grace.is_zero() { "th" } else { "" },
+            if grace.is_zero() { "" } else { "s" },
             some(&paths)
         ));
     }
@@ -304,17 +357,18 @@ fn check_never_above(runs: &[Run]) -> Result<String, String> {
 /// one that waits for a whole batch waits for the batch's slowest page, and some pages
 /// take 0.4-0.6 s.
 const EMPTY_SLOT: Duration = Duration::from_millis(100);
-/// Answers that may go without a refill: one (slack for the very end of a crawl), and
-/// one in ten more (a correct crawler on a busy machine is sometimes not scheduled for
-/// 50 ms). A crawler that works in batches leaves half its answers or more unrefilled.
+/// Answers that may go without their refills: one (slack for the very end of a crawl),
+/// and one in ten more (a correct crawler on a busy machine is sometimes not scheduled
+/// for 50 ms). A crawler that works in batches leaves half its answers or more
+/// unrefilled, one that lets idle slots die most answers late in the crawl.
 fn max_empty_slots(answers: usize) -> usize {
     1 + answers / 10
 }
 
-/// `replaces_at_once`: each page's answer is followed at once by the next request
-/// while pages are waiting. Judged by the server's record and the web's known links:
-/// when an answer went out, a page was waiting if some page delivered by then links
-/// to it and no request for it had arrived.
+/// `replaces_at_once`: whenever pages are waiting and fewer than N requests are in
+/// flight, new requests follow at once. Judged by the server's record and the web's
+/// known links: a page is waiting once a page delivered by then links to it, until a
+/// request for it arrives.
 fn check_replaces(runs: &[&Run]) -> Result<String, String> {
     let mut seen = Vec::new();
     for r in runs {
@@ -328,16 +382,17 @@ fn check_replaces(runs: &[&Run]) -> Result<String, String> {
         let (with_work, empty, example) = unrefilled(r);
         if empty > max_empty_slots(with_work) {
             return Err(format!(
-                "{}: {empty} of the {with_work} answers that went out while other pages were waiting (linked from \
-                 pages already delivered, not yet asked for) were not followed by a new request within {} ms \
-                 (e.g. {}): start the next page as soon as one finishes, not when a whole batch has",
+                "{}: {empty} of the {with_work} answers that left a slot free while other pages were waiting \
+                 (linked from pages already delivered, not yet asked for) were not followed by enough new \
+                 requests within {} ms (e.g. {}): start the next pages as soon as one finishes, not when a \
+                 whole batch has, and keep N in flight whenever pages wait, even after a moment with none",
                 r.label(),
                 EMPTY_SLOT.as_millis(),
                 example.unwrap_or_default()
             ));
         }
         seen.push(format!(
-            "{}: {with_work} answers with pages waiting, {empty} not refilled within {} ms",
+            "{}: {with_work} answers left slots to fill, {empty} not refilled within {} ms",
             r.label(),
             EMPTY_SLOT.as_millis()
         ));
@@ -345,61 +400,66 @@ fn check_replaces(runs: &[&Run]) -> Result<String, String> {
     Ok(seen.join("; "))
 }
 
-/// (answers that went out while pages were waiting, how many of them had no new
-/// request within [`EMPTY_SLOT`], an example of one).
+/// Replays the server's record, answers and requests in time order. After each answer,
+/// the slots the program could fill are min(pages waiting, N - requests in flight);
+/// each is owed a new request within [`EMPTY_SLOT`] (requests fill the oldest owed slot
+/// first). Returns (answers that left slots to fill, how many of them had one filled
+/// late or never, an example). An answer counts once however many of its slots were
+/// late, so one stall of a busy machine costs one answer, as in a batch it costs one.
 fn unrefilled(r: &Run) -> (usize, usize, Option<String>) {
-    let mut answers: Vec<&Served> = r.served.iter().collect();
-    answers.sort_by_key(|s| s.finished);
-    let mut starts: Vec<Instant> = r.served.iter().map(|s| s.started).collect();
-    starts.sort();
-    let Some(end) = starts.last().copied() else { return (0, 0, None) };
+    // Only pages it did ask for some time count as waiting: a page it never asks for
+    // (a link it misread) is all_images' business, not a slot left empty.
     let ever_asked: BTreeSet<&str> = r.served.iter().map(|s| s.path.as_str()).collect();
-    let (mut next, mut with_work, mut empty, mut example) = (0, 0, 0, None);
-    // Answers with pages waiting so far: (when the slot was freed, when it was refilled).
-    let mut open: Vec<(Instant, Option<Instant>)> = Vec::new();
-    for a in &answers {
-        if a.finished + EMPTY_SLOT > end {
-            break;
+    // (when, answer or request, index into served); at one instant answers first.
+    let mut events: Vec<(Instant, bool, usize)> = Vec::new();
+    for (i, s) in r.served.iter().enumerate() {
+        events.push((s.started, true, i));
+        events.push((s.finished, false, i));
+    }
+    events.sort_by_key(|&(at, is_request, _)| (at, is_request));
+    let mut known: BTreeSet<String> = BTreeSet::from([WEB_START.to_string()]);
+    let mut asked: BTreeSet<&str> = BTreeSet::new();
+    let mut in_flight = 0usize;
+    // Slots owed a request: (freed when, by which answer).
+    let mut owed: VecDeque<(Instant, usize)> = VecDeque::new();
+    let mut answers_late = BTreeSet::new();
+    let (mut with_work, mut example) = (0, None);
+    for (at, is_request, i) in events {
+        let s = &r.served[i];
+        if is_request {
+            in_flight += 1;
+            asked.insert(s.path.as_str());
+        } else {
+            in_flight = in_flight.saturating_sub(1);
+            if s.status == Some(200) && s.complete {
+                known.extend(r.web.links_on(&s.path));
+            }
         }
-        // Known by then: the start page and every link on pages delivered by then.
-        let mut known: BTreeSet<String> = BTreeSet::from([WEB_START.to_string()]);
-        for d in answers.iter().filter(|d| d.finished <= a.finished && d.status == Some(200) && d.complete) {
-            known.extend(r.web.links_on(&d.path));
-        }
-        let asked: BTreeSet<&str> =
-            r.served.iter().filter(|s| s.started <= a.finished).map(|s| s.path.as_str()).collect();
-        // Only pages it did ask for later count as waiting: a page it never asks for
-        // (a link it misread) is all_images' business, not a slot left empty.
         let waiting =
             known.iter().filter(|k| !asked.contains(k.as_str()) && ever_asked.contains(k.as_str())).count();
-        // Slots freed just before this one and not refilled yet claim waiting pages
-        // first: with one page waiting and two slots free, one slot stays empty, rightly.
-        let claimed = open
-            .iter()
-            .filter(|&&(freed, refilled): &&(Instant, Option<Instant>)| {
-                freed + EMPTY_SLOT > a.finished && refilled.is_none_or(|t| t > a.finished)
-            })
-            .count();
-        if waiting <= claimed {
-            continue; // nothing left waiting for this slot: an empty slot is right
-        }
-        with_work += 1;
-        while next < starts.len() && starts[next] <= a.finished {
-            next += 1;
-        }
-        match starts.get(next) {
-            Some(&start) if start.saturating_duration_since(a.finished) <= EMPTY_SLOT => {
-                next += 1;
-                open.push((a.finished, Some(start)));
+        let could = waiting.min(r.n.saturating_sub(in_flight));
+        while owed.len() > could {
+            let Some((freed, by)) = owed.pop_front() else { break };
+            if at > freed + EMPTY_SLOT && answers_late.insert(by) {
+                example.get_or_insert_with(|| {
+                    format!(
+                        "after {} was answered, a free slot had no new request for {} ms",
+                        r.served[by].path,
+                        (at - freed).as_millis()
+                    )
+                });
             }
-            _ => {
-                empty += 1;
-                open.push((a.finished, None));
-                example.get_or_insert_with(|| format!("after {} was answered", a.path));
+        }
+        // (A slot still owed when the record ends, a run cut off, is not judged: every
+        // page counted as waiting was asked for later, so that cannot happen otherwise.)
+        if !is_request && owed.len() < could {
+            with_work += 1;
+            while owed.len() < could {
+                owed.push_back((at, i));
             }
         }
     }
-    (with_work, empty, example)
+    (with_work, answers_late.len(), example)
 }
 
 fn check_reaches(runs: &[&Run]) -> Result<String, String> {
@@ -457,7 +517,7 @@ fn main() -> ExitCode {
         // (-t N, -m M, seed): the whole web at three concurrencies, then a short crawl.
         // Seeds drawn afresh for every marking: image names learned once are no use.
         let seed = lab_marking::marking::run_seed();
-        let plan = [(4, ALL, seed), (1, ALL, seed ^ 1), (6, ALL, seed ^ 2), (2, 5, seed ^ 3)];
+        let plan = [(4, ALL, seed), (1, 6, seed ^ 1), (6, ALL, seed ^ 2), (2, 5, seed ^ 3)];
         let mut runs = Vec::new();
         let mut limit = RUN_LIMIT;
         for (n, m, seed) in plan {
@@ -478,8 +538,8 @@ fn main() -> ExitCode {
         marking.check("all_images", 3, || check_all_images(full));
         marking.check("broken_links_skipped", 2, || check_broken_links(full));
         marking.check("no_page_twice", 2, || check_no_page_twice(&runs));
-        marking.check("exactly_m", 2, || check_stops_at_m(short));
-        marking.check("stops_soon", 2, || check_stops_soon(short));
+        marking.check("exactly_m", 2, || check_stops_at_m(&[short, one]));
+        marking.check("stops_soon", 2, || check_stops_soon(&[short, one]));
         marking.check("in_flight_at_most_n", 2, || check_never_above(&runs));
         marking.check("in_flight_reaches_n", 3, || check_reaches(&[full, six, short]));
         marking.check("replaces_at_once", 3, || check_replaces(&[full, six]));
@@ -529,6 +589,8 @@ mod tests {
             lines: Some(lines.iter().map(|l| l.to_string()).collect()),
             served,
             peak: 1,
+            other_base: "http://h:2".into(),
+            elsewhere: Vec::new(),
         }
     }
 
@@ -539,13 +601,42 @@ mod tests {
         let about = format!("http://h:1/web/img/about-{tag}.jpg");
         let index = ("/web/index.html", 0, 10);
         let run = fake_run(1, &[&logo], &[index]);
-        assert!(check_stops_at_m(&run).is_ok());
+        assert!(check_stops_at_m(&[&run]).is_ok());
         let twice = fake_run(2, &[&logo, &logo], &[index]);
-        assert!(check_stops_at_m(&twice).is_err_and(|e| e.contains("twice")));
+        assert!(check_stops_at_m(&[&twice]).is_err_and(|e| e.contains("twice")));
         let unseen = fake_run(2, &[&logo, &about], &[index]);
-        assert!(check_stops_at_m(&unseen).is_err_and(|e| e.contains("on no page")));
+        assert!(check_stops_at_m(&[&unseen]).is_err_and(|e| e.contains("on no page")));
         let relative = fake_run(1, &["img/logo.png"], &[index]);
-        assert!(check_stops_at_m(&relative).is_err_and(|e| e.contains("absolute")));
+        assert!(check_stops_at_m(&[&relative]).is_err_and(|e| e.contains("absolute")));
+        let other_port = fake_run(1, &[&format!("http://h:2/web/img/away-{tag}.png")], &[index]);
+        assert!(check_stops_at_m(&[&other_port]).is_err_and(|e| e.contains("another port")));
+    }
+
+    #[test]
+    fn every_free_slot_must_take_a_waiting_page() {
+        // -t 2: the index links to about and gallery; both slots are free when it is in.
+        let mut run = fake_run(ALL, &[], &[("/web/index.html", 0, 10), ("/web/about.html", 11, 40)]);
+        run.n = 2;
+        let both = |gallery_at| {
+            let mut run = fake_run(
+                ALL,
+                &[],
+                &[
+                    ("/web/index.html", 0, 10),
+                    ("/web/about.html", 11, 40),
+                    ("/web/gallery/index.html", gallery_at, 40),
+                ],
+            );
+            run.n = 2;
+            unrefilled(&run)
+        };
+        assert_eq!(both(30).0, 1);
+        assert_eq!(both(30).1, 0);
+        // The second slot idle for 140 ms, though gallery was waiting: late.
+        assert_eq!(both(150).1, 1);
+        assert!(both(150).2.is_some_and(|e| e.contains("/web/index.html")));
+        // Only pages it asks for some time count as waiting.
+        assert_eq!(unrefilled(&run).1, 0);
     }
 
     #[test]
@@ -562,8 +653,11 @@ mod tests {
             &[],
             &[("/web/index.html", 0, 10), ("/web/about.html", 100, 10), ("/web/news.html", 500, 10)],
         );
-        assert!(check_stops_soon(&run).is_err_and(|e| e.contains("1 request started")));
-        let run = fake_run(2, &[], &[("/web/index.html", 0, 10), ("/web/about.html", 100, 10)]);
-        assert!(check_stops_soon(&run).is_ok());
+        assert!(check_stops_soon(&[&run]).is_err_and(|e| e.contains("1 request started")));
+        let mut run = fake_run(2, &[], &[("/web/index.html", 0, 10), ("/web/about.html", 100, 10)]);
+        assert!(check_stops_soon(&[&run]).is_ok());
+        // One at a time, nothing may start after the page that brought the M-th image.
+        run.n = 1;
+        assert!(check_stops_soon(&[&run]).is_err_and(|e| e.contains("one page at a time")));
     }
 }
