@@ -51,6 +51,7 @@ pub fn echo(submission: &Submission) -> Result<String, String> {
     client
         .expect(&long, deadline(ECHO_WAIT))
         .map_err(|e| format!("a 20000-byte line sent in 5 parts 50 ms apart: {e}"))?;
+    binary_and_huge(&mut client)?;
     std::thread::sleep(Duration::from_millis(50));
     let extra = client.unexpected().to_vec();
     if !extra.is_empty() {
@@ -70,9 +71,50 @@ pub fn echo(submission: &Submission) -> Result<String, String> {
              still held before closing"
         )
     })?;
-    Ok("6 sends (one line; two lines in one write; a line in two writes; a 20000-byte line, at once and in 5 \
+    Ok("9 sends (one line; two lines in one write; a line in two writes; a 20000-byte line, at once and in 5 \
+        parts; every byte value (NUL, 0x80 to 0xFF); a UTF-8 character split across two writes; a 100000-byte line in 10 \
         parts; a last part with no newline, then end of file) came back byte for byte"
         .into())
+}
+
+/// The longest line `echo` sends, in [`HUGE_PARTS`] parts: past 64 KiB, where a
+/// server that keeps only so much of a line (32 KiB, say) drops the rest.
+const HUGE_LINE: usize = 100_000;
+const HUGE_PARTS: usize = 10;
+
+/// `echo`'s bytes that are not text, and its longest line. Bytes are bytes: a server
+/// that treats its buffer as a C string (strlen() stops at a NUL) or decodes it as
+/// text (0xFF is no UTF-8; half a character in one read is not one) changes them.
+fn binary_and_huge(client: &mut Peer) -> Result<(), String> {
+    let every: Vec<u8> = (0..=255u8).filter(|&b| b != b'\n').chain(std::iter::once(b'\n')).collect();
+    client.send(&every)?;
+    client.expect(&every, deadline(ECHO_WAIT)).map_err(|e| {
+        format!(
+            "a line holding every byte value from 0 to 255 but the newline (NUL, and 0x80 to 0xFF, which are not text): {e}. \
+             Every byte is data: not a C string (strlen() stops at the first NUL), not text to decode"
+        )
+    })?;
+    // U+00E9 (e acute) is 0xC3 0xA9 in UTF-8: its first byte comes alone, its second 100 ms later.
+    client.send(b"caf\xc3")?;
+    std::thread::sleep(Duration::from_millis(100));
+    client.send(b"\xa9 au lait\n")?;
+    client.expect(b"caf\xc3\xa9 au lait\n", deadline(ECHO_WAIT)).map_err(|e| {
+        format!(
+            "the bytes of \"caf\u{e9} au lait\\n\" in UTF-8, the 2-byte \u{e9} (0xC3 0xA9) split across two \
+             writes 100 ms apart: {e}. Echo bytes, not decoded text"
+        )
+    })?;
+    let huge: Vec<u8> = (0..HUGE_LINE).map(|i| b'A' + (i % 26) as u8).chain(std::iter::once(b'\n')).collect();
+    for part in huge.chunks(huge.len().div_ceil(HUGE_PARTS)) {
+        client.send(part)?;
+        std::thread::sleep(Duration::from_millis(30));
+    }
+    client.expect(&huge, deadline(ECHO_WAIT)).map_err(|e| {
+        format!(
+            "a {HUGE_LINE}-byte line sent in {HUGE_PARTS} parts 30 ms apart: {e}. However long a line gets, \
+             nothing read may be dropped"
+        )
+    })
 }
 
 /// `many-clients`: 50 clients connected at once, each echoed, twice, in different orders.
@@ -223,6 +265,7 @@ pub fn non_reader(submission: &Submission, wait: &Wait) -> Result<String, String
     b.send(b"B again\n")?;
     b.expect(b"B again\n", deadline(ECHO_WAIT)).map_err(|e| format!("{why_stuck}; then {e}"))?;
     server.alive()?;
+    held_still(&server, wait).map_err(|e| format!("{why_stuck}; client B was echoed twice; then, {e}"))?;
     // Now D reads: every byte it sent must come back, in order. A server that drops
     // what a full socket did not take (a write's short count or EAGAIN ignored) loses
     // bytes here, and only here: D is the one client whose socket ever fills up.
@@ -233,6 +276,43 @@ pub fn non_reader(submission: &Submission, wait: &Wait) -> Result<String, String
         )
     })?;
     Ok(format!("{why_stuck}; client B, connecting after, was echoed twice; then D read back its echoes, byte for byte"))
+}
+
+/// While D holds still, its echo waiting for room: the server sleeps, alone. A server
+/// that asks to read a client it will not read (level-triggered) spins here, and only
+/// here; one that hands a stuck write to a thread or a process shows it here, and only
+/// here (idle clients never fill a socket).
+fn held_still(server: &Server, wait: &Wait) -> Result<(), String> {
+    let still = super::idle::watch_idle(server, Duration::from_millis(600));
+    if still.children > 0 {
+        return Err(format!(
+            "while D held still, the server had {} other process{} (children, or others in its process \
+             group): the lab asks for one process serving every client with {}",
+            still.children,
+            if still.children == 1 { "" } else { "es" },
+            wait.call
+        ));
+    }
+    if still.threads > 1 {
+        return Err(format!(
+            "while D held still, the server had {} threads (/proc/PID/task): the lab asks for one thread \
+             serving every client with {}, also one whose echo waits for room (no thread to finish a write)",
+            still.threads, wait.call
+        ));
+    }
+    let Some(cause) = wait.pending_spin else { return Ok(()) };
+    if still.spinning() {
+        return Err(format!(
+            "while D held still (its echo waiting for room, nothing else to do), the server was running, not \
+             asleep, in {} of {} looks at /proc/PID/stat and used {} of CPU in 0.6 s: it is spinning. The usual \
+             cause: {}",
+            still.running,
+            still.looks,
+            still.cpu_shown(),
+            cause
+        ));
+    }
+    Ok(())
 }
 
 /// `slow-client`: a client that sends half a line and stalls, and one that sends
@@ -382,7 +462,7 @@ pub fn no_fd_leak(submission: &Submission, wait: &Wait) -> Result<String, String
         }
     }
     // How many fds it holds while they are connected (a concurrent server: one each).
-    let by = deadline(Duration::from_secs(1));
+    let by = deadline(Duration::from_secs(3));
     let mut peak = baseline.len();
     while Instant::now() < by {
         peak = peak.max(server.open_fds()?.len());
@@ -390,6 +470,9 @@ pub fn no_fd_leak(submission: &Submission, wait: &Wait) -> Result<String, String
             break;
         }
         std::thread::sleep(Duration::from_millis(20));
+    }
+    if peak < baseline.len() + COMERS {
+        return Err(fewer_fds(&server, baseline.len(), peak, wait));
     }
     for (i, client) in clients.into_iter().enumerate() {
         if i % 2 == 0 {
@@ -434,6 +517,26 @@ pub fn no_fd_leak(submission: &Submission, wait: &Wait) -> Result<String, String
         baseline.len(),
         after.len()
     ))
+}
+
+/// Why a server held fewer fds than it had clients: their sockets are elsewhere.
+fn fewer_fds(server: &Server, baseline: usize, peak: usize, wait: &Wait) -> String {
+    let others = super::idle::others(server);
+    let elsewhere = if others > 0 {
+        format!(
+            "; {others} other process{} in its process group hold{} them: one process serves every client \
+             with {}",
+            if others == 1 { "" } else { "es" },
+            if others == 1 { "s" } else { "" },
+            wait.call
+        )
+    } else {
+        String::new()
+    };
+    format!(
+        "{baseline} fds were open before {COMERS} clients connected, and at most {peak} in the 3 s they stayed \
+         connected: a server that serves them holds a socket for each (accept every client){elsewhere}"
+    )
 }
 
 /// The server's open fds once their number has not changed for 200 ms (or after 2 s).

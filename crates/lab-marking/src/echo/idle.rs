@@ -30,9 +30,12 @@ pub struct Idle {
     pub running: u32,
     /// CPU time used meanwhile.
     pub cpu: Option<Duration>,
-    /// The most threads and child processes seen.
+    /// The most threads seen, and other processes (children, or others in its
+    /// process group).
     pub threads: usize,
     pub children: usize,
+    /// How many times it went to sleep meanwhile (and so woke up).
+    pub sleeps: Option<u64>,
 }
 
 impl Idle {
@@ -53,8 +56,17 @@ impl Idle {
 /// Looks at the server every 20 ms for `span`: asleep or running, in which call,
 /// how many threads and children, and the CPU it used.
 pub fn watch_idle(server: &Server, span: Duration) -> Idle {
-    let mut idle = Idle { asleep_in: Vec::new(), looks: 0, running: 0, cpu: None, threads: 0, children: 0 };
+    let mut idle = Idle {
+        asleep_in: Vec::new(),
+        looks: 0,
+        running: 0,
+        cpu: None,
+        threads: 0,
+        children: 0,
+        sleeps: None,
+    };
     let before = server.cpu_time();
+    let slept_before = server.sleeps();
     let until = Instant::now() + span;
     while Instant::now() < until {
         idle.looks += 1;
@@ -68,12 +80,17 @@ pub fn watch_idle(server: &Server, span: Duration) -> Idle {
             }
         }
         idle.threads = idle.threads.max(server.threads().unwrap_or(0));
-        idle.children = idle.children.max(server.children().len());
+        idle.children = idle.children.max(others(server));
         std::thread::sleep(Duration::from_millis(20));
     }
+    idle.sleeps = server.sleeps().zip(slept_before).map(|(after, before)| after.saturating_sub(before));
     idle.cpu = server.cpu_time().zip(before).map(|(after, before)| after.saturating_sub(before));
     idle
 }
+
+/// The most times a second an idle server may wake up with nothing to do (a wait
+/// timeout of 50 ms or more passes).
+pub const MAX_WAKES_PER_S: u64 = 20;
 
 /// How long the crowd sits idle while the server is watched.
 const IDLE_FOR: Duration = Duration::from_millis(1000);
@@ -90,7 +107,7 @@ pub fn idle_crowd(submission: &Submission) -> Result<IdleCrowd, String> {
         client.send(hello.as_bytes())?;
         client.expect(hello.as_bytes(), deadline(ECHO_WAIT)).map_err(|e| format!("not judged: {e}"))?;
         threads = threads.max(server.threads()?);
-        children = children.max(server.children().len());
+        children = children.max(others(&server));
         clients.push(client);
     }
     clients[0].send(b"half a li")?;
@@ -99,6 +116,12 @@ pub fn idle_crowd(submission: &Submission) -> Result<IdleCrowd, String> {
     let seen = IdleCrowd { threads: threads.max(idle.threads), children: children.max(idle.children), idle };
     drop(clients);
     Ok(seen)
+}
+
+/// How many other processes serve with it: its children, or (a process forked twice
+/// has no parent left) any other process in its process group.
+pub fn others(server: &Server) -> usize {
+    server.children().len().max(server.group_others().len())
 }
 
 /// The state letter in /proc/PID/stat: R running (or waiting for a CPU), S asleep...
@@ -112,9 +135,10 @@ impl IdleCrowd {
     pub fn one_thread(&self, wait: &Wait) -> Result<String, String> {
         if self.children > 0 {
             return Err(format!(
-                "while {IDLE_CROWD} clients were connected, the server had {} child process{} \
-                 (/proc/PID/task/*/children): the lab asks for one process serving every client with \
-                 {}, not a process per client",
+                "while {IDLE_CROWD} clients were connected, the server had {} other process{} (its \
+                 children in /proc/PID/task/*/children, or others in its process group, forked and left \
+                 behind): the lab asks for one process serving every client with {}, not a process per \
+                 client",
                 self.children,
                 if self.children == 1 { "" } else { "es" },
                 wait.call
@@ -166,10 +190,25 @@ impl IdleCrowd {
                 wait.spin_cause
             ));
         }
+        // A wait with a short timeout, used as a sleep (every client tried at each
+        // tick), sleeps nearly all the time and spends little CPU: what gives it away
+        // is how often it wakes with nothing to do.
+        let wakes = idle.sleeps.unwrap_or(0);
+        if wakes > MAX_WAKES_PER_S * IDLE_FOR.as_secs() {
+            return Err(format!(
+                "with {IDLE_CROWD} clients connected and idle, the server went to sleep and woke up {wakes} \
+                 times in {:.1} s (voluntary_ctxt_switches in /proc/PID/status): it wakes on a short timeout \
+                 with nothing to do, instead of waiting in {} for something to happen. A timeout is free, but \
+                 more than {MAX_WAKES_PER_S} wake-ups a second with nothing to do is polling, not waiting",
+                IDLE_FOR.as_secs_f64(),
+                wait.call
+            ));
+        }
         Ok(format!(
-            "asleep in {} of {} looks while {IDLE_CROWD} clients sat idle; {} of CPU in {:.1} s",
+            "asleep in {} of {} looks while {IDLE_CROWD} clients sat idle, woken {wakes} time{}; {} of CPU in {:.1} s",
             idle.looks - idle.running,
             idle.looks,
+            if wakes == 1 { "" } else { "s" },
             idle.cpu_shown(),
             IDLE_FOR.as_secs_f64()
         ))

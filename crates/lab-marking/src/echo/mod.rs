@@ -25,6 +25,10 @@ pub struct Wait {
     pub calls_shown: &'static str,
     /// The usual cause of an idle server that spins.
     pub spin_cause: &'static str,
+    /// The usual cause of a server that spins while a client's echo waits for room;
+    /// None where such a spin can come of a free choice (lab 6: EPOLLONESHOT re-armed
+    /// with EPOLLIN on a client it does not read is reported again at once).
+    pub pending_spin: Option<&'static str>,
     /// The usual cause of a server that spins once its clients have left.
     pub dead_client_spin: &'static str,
     /// The ways the wait call says a client is gone (besides read() = 0 or < 0).

@@ -25,6 +25,11 @@ const POLL: Wait = Wait {
     calls: &["poll", "ppoll"],
     calls_shown: "poll() (or ppoll())",
     spin_cause: "asking for POLLOUT on a client with nothing to send (a socket is almost always writable)",
+    pending_spin: Some(
+        "asking for POLLIN on a client whose echo is pending while not reading from it (its unread \
+                   bytes keep POLLIN ready, so poll() returns at once, forever): ask for POLLIN only when you \
+                   will read",
+    ),
     dead_client_spin:
         "a closed client still in the pollfd array (end of file, POLLHUP or POLLERR not handled)",
     hangups: "POLLHUP, POLLERR",

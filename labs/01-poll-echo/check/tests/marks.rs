@@ -39,7 +39,7 @@ fn the_starter_fails_exactly_the_concurrency_checks_and_says_why() {
     assert_eq!(code, Some(1));
     assert_eq!(
         failed(&checks),
-        ["many-clients", "one-thread", "no-busy-wait", "slow-client", "non-reader"],
+        ["many-clients", "one-thread", "no-busy-wait", "slow-client", "non-reader", "no-fd-leak"],
         "{checks:#?}"
     );
     assert!(detail(&checks, "many-clients").contains("client 2 got no echo"), "{checks:#?}");

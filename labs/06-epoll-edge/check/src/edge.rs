@@ -240,6 +240,9 @@ pub fn drains_writes(submission: &Submission) -> Result<String, String> {
     let mut client = greeted("the client", &server)?;
     let data = pattern(FLOOD);
     let (sent, stuck) = client.push(&data, false, Duration::from_millis(300), Duration::from_secs(3));
+    if stuck {
+        still_edge_triggered(&server, &client)?;
+    }
     let (got, stalled) = client.collect(sent, STALL, Duration::from_secs(15));
     server.alive()?;
     let how = match (stuck, sent < FLOOD) {
@@ -255,6 +258,22 @@ pub fn drains_writes(submission: &Submission) -> Result<String, String> {
     }
     let what = format!("the client sent {sent} bytes without reading {how}, then only read; {got} came back");
     Err(stranded(&server, &client, &what, &data, got, stalled))
+}
+
+/// While the client's echo waits for room, its socket is still registered with
+/// EPOLLET: EPOLL_CTL_MOD replaces the whole mask, and a MOD that adds EPOLLOUT but
+/// leaves EPOLLET out turns the socket level-triggered (and spinning) just here.
+fn still_edge_triggered(server: &Server, client: &Peer) -> Result<(), String> {
+    let Some(end) = kernel::server_end(server.addr.port(), client.local_port()) else { return Ok(()) };
+    match registration(server, end.inode) {
+        Some(events) if events & EPOLLET == 0 => Err(format!(
+            "while the client did not read (the server's writes to it failing with EAGAIN), its socket was \
+             registered with {} ({events:#x}), without EPOLLET ({EPOLLET:#x}): level-triggered. \
+             EPOLL_CTL_MOD replaces the whole mask: keep EPOLLET in it when adding EPOLLOUT",
+            kernel::flag_names(events)
+        )),
+        _ => Ok(()),
+    }
 }
 
 /// The event mask the socket with `inode` is registered with, in any of the server's

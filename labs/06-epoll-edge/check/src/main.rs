@@ -31,6 +31,9 @@ const EPOLL: Wait = Wait {
                  EPOLLET) that stays ready, such as EPOLLOUT on a client with nothing to send (a socket is \
                  almost always writable); or EPOLL_CTL_MOD after each report with EPOLLOUT in the mask \
                  (MOD re-arms, and reports a writable socket at once, EPOLLET or EPOLLONESHOT or not)",
+    // A correct server may spin here (EPOLLONESHOT re-armed with EPOLLIN while it does
+    // not read); `drains-writes` reads the registrations instead.
+    pending_spin: None,
     dead_client_spin:
         "a client at end of file (read() = 0, EPOLLHUP, EPOLLERR) neither closed nor taken out \
                        of a level-triggered interest list",

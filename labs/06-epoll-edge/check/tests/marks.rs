@@ -48,6 +48,7 @@ fn the_starter_fails_the_concurrency_checks_and_has_no_epoll_instance() {
             "no-busy-wait",
             "slow-client",
             "non-reader",
+            "no-fd-leak",
             "edge-triggered",
             "drains-accept"
         ],
