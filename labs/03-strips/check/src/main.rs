@@ -210,15 +210,19 @@ fn check_pictures(runs: &[Run]) -> Result<String, String> {
 
 /// The times on stdout, in seconds: each number followed by a unit of seconds
 /// (`0.734 s`, `took 1.2s`, `3 seconds`; but not `16 strips`).
-fn times_reported(stdout: &str) -> Vec<f64> {
+fn times_reported<'a>(stdout: &'a str) -> Vec<f64> {
     let words: Vec<&str> = stdout.split_whitespace().collect();
     let number = |s: &str| s.parse::<f64>().ok().filter(|v| v.is_finite());
     let mut times = Vec::new();
+    // Punctuation around a word is not part of it: `(0.86 seconds)`, `[1.2s]`, `0.5 s,`.
+    let bare = |w: &'a str| {
+        w.trim_start_matches(['(', '[', '=', ':']).trim_end_matches([',', ';', ')', ']', '.', ':'])
+    };
     for (i, w) in words.iter().enumerate() {
-        let w = w.trim_end_matches([',', ';', ')', '.']);
-        let unit_next = words.get(i + 1).is_some_and(|next| {
-            matches!(next.trim_end_matches([',', ';', ')', '.']), "s" | "sec" | "secs" | "second" | "seconds")
-        });
+        let w = bare(w);
+        let unit_next = words
+            .get(i + 1)
+            .is_some_and(|next| matches!(bare(next), "s" | "sec" | "secs" | "second" | "seconds"));
         let glued = w.strip_suffix('s').and_then(number);
         if let Some(v) = glued.or_else(|| number(w).filter(|_| unit_next)) {
             times.push(v);
@@ -465,8 +469,9 @@ fn check_waits(runs: &[Run]) -> Result<String, String> {
         let (cpu, wall) = (r.ran.cpu, r.ran.took);
         if cpu > SPIN_CPU && cpu.as_secs_f64() > SPIN_SHARE * wall.as_secs_f64() {
             return Err(format!(
-                "{}: it used {:.2} s of CPU in {:.2} s: it spins instead of waiting (call curl_multi_wait or \
-                 curl_multi_poll between calls to curl_multi_perform; they sleep until a socket is ready)",
+                "{}: it used {:.2} s of CPU in {:.2} s: it spins instead of waiting (between calls to \
+                 curl_multi_perform, wait in curl_multi_wait or curl_multi_poll with a timeout above 0: they \
+                 sleep until a socket is ready or curl's timer is due)",
                 r.label(),
                 cpu.as_secs_f64(),
                 wall.as_secs_f64()
@@ -583,6 +588,8 @@ mod tests {
         assert_eq!(times_reported("fetched 16 strips: 0.734 s (147471 bytes)\n"), [0.734]);
         assert_eq!(times_reported("took 1.2s\n"), [1.2]);
         assert_eq!(times_reported("done in 3 seconds"), [3.0]);
+        assert_eq!(times_reported("took 860 ms (0.860 seconds)"), [0.86]);
+        assert_eq!(times_reported("[1.5s] done"), [1.5]);
         assert!(times_reported("fetched 16 strips\n").is_empty());
         assert!(times_reported("").is_empty());
     }
