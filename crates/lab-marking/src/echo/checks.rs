@@ -265,6 +265,7 @@ pub fn non_reader(submission: &Submission, wait: &Wait) -> Result<String, String
     b.send(b"B again\n")?;
     b.expect(b"B again\n", deadline(ECHO_WAIT)).map_err(|e| format!("{why_stuck}; then {e}"))?;
     server.alive()?;
+    settle(server.addr.port(), hog.local_port());
     held_still(&server, wait).map_err(|e| format!("{why_stuck}; client B was echoed twice; then, {e}"))?;
     // Now D reads: every byte it sent must come back, in order. A server that drops
     // what a full socket did not take (a write's short count or EAGAIN ignored) loses
@@ -276,6 +277,36 @@ pub fn non_reader(submission: &Submission, wait: &Wait) -> Result<String, String
         )
     })?;
     Ok(format!("{why_stuck}; client B, connecting after, was echoed twice; then D read back its echoes, byte for byte"))
+}
+
+/// The kernel's queues of the server's end of the connection from `client_port`: bytes
+/// it holds unsent (tx) and unread (rx), from /proc/net/tcp; None if not found.
+fn server_end_queues(server_port: u16, client_port: u16) -> Option<(u64, u64)> {
+    let text = std::fs::read_to_string("/proc/net/tcp").ok()?;
+    let port = |addr: &str| addr.rsplit_once(':').and_then(|(_, p)| u16::from_str_radix(p, 16).ok());
+    text.lines().skip(1).find_map(|line| {
+        let f: Vec<&str> = line.split_whitespace().collect();
+        let (tx, rx) = f.get(4)?.split_once(':')?;
+        (port(f.get(1)?)? == server_port && port(f.get(2)?)? == client_port)
+            .then(|| Some((u64::from_str_radix(tx, 16).ok()?, u64::from_str_radix(rx, 16).ok()?)))?
+    })
+}
+
+/// Waits (at most 15 s) until the server has finished the work D left it: its end of
+/// D's connection neither reads nor sends for 0.3 s. A server that reads in small
+/// pieces (1 byte at a time is allowed) can be busy for seconds with D's backlog,
+/// working, not spinning; the spin check must come after that.
+fn settle(server_port: u16, client_port: u16) {
+    let until = Instant::now() + Duration::from_secs(15);
+    let mut last = server_end_queues(server_port, client_port);
+    while Instant::now() < until {
+        std::thread::sleep(Duration::from_millis(300));
+        let now = server_end_queues(server_port, client_port);
+        if now == last {
+            return;
+        }
+        last = now;
+    }
 }
 
 /// While D holds still, its echo waiting for room: the server sleeps, alone. A server
